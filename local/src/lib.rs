@@ -1,0 +1,6 @@
+//! The embedded runtime: the whole trip saga on one machine, no AWS.
+
+pub mod bus;
+pub mod pattern;
+pub mod queue;
+pub mod store;

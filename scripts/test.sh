@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs on the way (a Python venv
+# with moto, cfn-lint and cargo-lambda; the CDK app's npm packages), then runs the Rust tests,
+# the workflow's ASL validation, the CDK tests and cfn-lint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "python tools (.venv: moto, cfn-lint, cargo-lambda)"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+export PATH="$root/.venv/bin:$PATH"
+
+if [ -f infra/package.json ]; then
+  step "npm packages (infra/)"
+  (cd infra && npm ci --no-audit --no-fund --loglevel=error)
+  export PATH="$root/infra/node_modules/.bin:$PATH"
+fi
+
+step "rust tests"
+export TRIP_ASL_VALIDATOR=1
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+  # nextest does not run doctests
+  cargo test --workspace --doc
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+if [ -f infra/package.json ]; then
+  step "CDK app: typecheck, assertions, cdk-nag"
+  (cd infra && npm test)
+  if [ -x infra/scripts/cfn-lint.sh ]; then
+    step "cfn-lint on the synthesized template"
+    infra/scripts/cfn-lint.sh
+  fi
+fi
+step "all tests passed"
