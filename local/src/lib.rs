@@ -1,7 +1,24 @@
 //! The embedded runtime: the whole trip saga on one machine, no AWS.
+//!
+//! - [`bus`]: PutEvents with EventBridge's checks, rules from the routing table;
+//! - [`pattern`]: EventBridge event patterns, full content filtering;
+//! - [`queue`]: SQS-like queues (visibility timeout, receive count, dead-letter queue);
+//! - [`store`]: one SQLite file, group-committed once per step;
+//! - [`runtime`]: the step loop driving the real handlers and the workflow interpreter;
+//! - [`invariants`]: the saga's invariants, checked after a run;
+//! - [`faults`]: seeded fault injection for simulation.
 
+pub mod adapters;
 pub mod bus;
 pub mod clock;
+pub mod faults;
+pub mod invariants;
 pub mod pattern;
 pub mod queue;
+pub mod runtime;
 pub mod store;
+
+pub use runtime::{
+    ClockChoice, LoggedEvent, RunStats, Runtime, RuntimeError, RuntimeOptions, TripOutcome,
+    TripStatus, Violation,
+};

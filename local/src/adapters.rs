@@ -1,0 +1,301 @@
+//! The embedded runtime's adapters for the ports of `trip-booking` and `trip-workflow`: the
+//! same handler code that runs in Lambda runs here against these.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Value, json};
+use trip_booking::{
+    BookOutcome, BookRequest, BookingRecord, BookingStore, CancelOutcome, Error, EventPublisher,
+    MemoryState, SagaWorkflow, StartOutcome,
+};
+use trip_events::{PutEventsEntry, Service, TripEvent};
+use trip_workflow::{
+    Engine, ExecutionRecord, ExecutionStore, HistoryEvent, MemoryStore, StoredStateMachine,
+    TaskError, WorkflowError, WriteBatch,
+};
+
+use crate::faults::Faults;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every change under these locks is computed before it is applied, so a poisoned lock
+    // still guards consistent data.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Keys changed since the last persist.
+#[derive(Debug, Default)]
+pub struct Dirty {
+    pub bookings: BTreeSet<(Service, String)>,
+    pub inventory: BTreeSet<String>,
+}
+
+/// All three services' booking tables, applying the domain's rules (`MemoryState`) and
+/// remembering what changed so the runtime can persist it in the step's transaction.
+#[derive(Debug, Default)]
+pub struct LocalBookingStore {
+    pub state: Mutex<MemoryState>,
+    pub dirty: Mutex<Dirty>,
+    pub faults: Option<Arc<Faults>>,
+}
+
+impl LocalBookingStore {
+    pub fn new(state: MemoryState, faults: Option<Arc<Faults>>) -> Self {
+        LocalBookingStore {
+            state: Mutex::new(state),
+            dirty: Mutex::default(),
+            faults,
+        }
+    }
+
+    fn inject(&self, service: Service) -> Result<(), Error> {
+        match &self.faults {
+            Some(f) => f.store_error(service),
+            None => Ok(()),
+        }
+    }
+}
+
+impl BookingStore for LocalBookingStore {
+    async fn book(&self, request: &BookRequest) -> Result<BookOutcome, Error> {
+        self.inject(request.service)?;
+        let outcome = lock(&self.state).apply_book(request);
+        let mut dirty = lock(&self.dirty);
+        dirty
+            .bookings
+            .insert((request.service, request.trip_id.clone()));
+        if let Ok(plan) = &request.plan {
+            dirty
+                .inventory
+                .extend(plan.holds.iter().map(|h| h.key.clone()));
+        }
+        Ok(outcome)
+    }
+
+    async fn cancel(&self, service: Service, trip_id: &str) -> Result<CancelOutcome, Error> {
+        self.inject(service)?;
+        let mut state = lock(&self.state);
+        let holds = state
+            .record(service, trip_id)
+            .map(|r| r.holds.clone())
+            .unwrap_or_default();
+        let outcome = state.apply_cancel(service, trip_id);
+        drop(state);
+        let mut dirty = lock(&self.dirty);
+        dirty.bookings.insert((service, trip_id.to_owned()));
+        dirty.inventory.extend(holds);
+        Ok(outcome)
+    }
+
+    async fn get(&self, service: Service, trip_id: &str) -> Result<Option<BookingRecord>, Error> {
+        Ok(lock(&self.state).record(service, trip_id).cloned())
+    }
+}
+
+/// Collects what a service or the bridge publishes; the runtime puts it on the bus after the
+/// batch.
+#[derive(Debug, Default)]
+pub struct OutboxPublisher {
+    pub events: Mutex<Vec<TripEvent>>,
+    pub faults: Option<Arc<Faults>>,
+}
+
+impl EventPublisher for OutboxPublisher {
+    async fn publish(&self, events: &[TripEvent]) -> Result<(), Error> {
+        if let Some(f) = &self.faults {
+            f.publish_error()?;
+        }
+        lock(&self.events).extend(events.iter().cloned());
+        Ok(())
+    }
+}
+
+/// The bridge's `SagaWorkflow`, over the embedded workflow engine.
+pub struct EngineWorkflow<'a> {
+    pub engine: &'a Mutex<Engine>,
+    pub state_machine_arn: &'a str,
+    pub faults: Option<Arc<Faults>>,
+}
+
+fn map_workflow_error(e: WorkflowError) -> Error {
+    if e.is_stale_callback() {
+        Error::StaleToken(e.to_string())
+    } else {
+        match e {
+            WorkflowError::Store(m) => Error::Unavailable(m),
+            other => Error::Aws {
+                operation: "StepFunctions".into(),
+                code: other.aws_error_name().into(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl SagaWorkflow for EngineWorkflow<'_> {
+    async fn start_execution(&self, name: &str, input: &str) -> Result<StartOutcome, Error> {
+        match lock(self.engine).start_execution(self.state_machine_arn, Some(name), input) {
+            Ok(started) if started.already_running => Ok(StartOutcome::AlreadyExists),
+            Ok(_) => Ok(StartOutcome::Started),
+            Err(WorkflowError::ExecutionAlreadyExists(_)) => Ok(StartOutcome::AlreadyExists),
+            Err(e) => Err(map_workflow_error(e)),
+        }
+    }
+
+    async fn send_task_success(&self, token: &str, output: &str) -> Result<(), Error> {
+        if let Some(f) = &self.faults
+            && f.lose_callback()
+        {
+            // The callback is lost on its way: the task will time out and be compensated.
+            return Ok(());
+        }
+        lock(self.engine)
+            .send_task_success(token, output)
+            .map_err(map_workflow_error)
+    }
+
+    async fn send_task_failure(&self, token: &str, error: &str, cause: &str) -> Result<(), Error> {
+        if let Some(f) = &self.faults
+            && f.lose_callback()
+        {
+            return Ok(());
+        }
+        lock(self.engine)
+            .send_task_failure(token, error, cause)
+            .map_err(map_workflow_error)
+    }
+}
+
+/// Event ids: unique, shaped like EventBridge's UUIDs, and reproducible for a given seed.
+#[derive(Debug)]
+pub struct IdGen {
+    seed: u64,
+    next: std::sync::atomic::AtomicU64,
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl IdGen {
+    pub fn new(seed: u64, next: u64) -> Self {
+        IdGen {
+            seed,
+            next: std::sync::atomic::AtomicU64::new(next),
+        }
+    }
+
+    /// How many ids were handed out (persisted, so ids stay unique across restarts).
+    pub fn position(&self) -> u64 {
+        self.next.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn next_id(&self) -> String {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let a = splitmix(self.seed ^ n.rotate_left(17));
+        let b = splitmix(a ^ n);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            (a >> 32) as u32,
+            (a >> 16) as u16,
+            (a & 0x0fff) as u16,
+            ((b >> 48) as u16 & 0x3fff) | 0x8000,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// The workflow's `events:putEvents` publisher: entries wait in an outbox, with their event
+/// ids already assigned, until the runtime routes them.
+#[derive(Debug, Clone)]
+pub struct EnginePublisher {
+    pub outbox: Arc<Mutex<Vec<(String, PutEventsEntry)>>>,
+    pub ids: Arc<IdGen>,
+    pub faults: Option<Arc<Faults>>,
+}
+
+impl trip_workflow::EventPublisher for EnginePublisher {
+    fn put_events(&mut self, entries: &[Value]) -> Result<Value, TaskError> {
+        if let Some(f) = &self.faults
+            && f.workflow_publish_error()
+        {
+            return Err(TaskError::new(
+                "EventBridge.InternalException",
+                "injected fault: the event bus is unavailable",
+            ));
+        }
+        let mut parsed = Vec::with_capacity(entries.len());
+        for e in entries {
+            // The engine hands Detail as a JSON object (Step Functions serializes it); the
+            // AWS wire format carries a string.
+            let mut e = e.clone();
+            if let Some(d) = e.get_mut("Detail")
+                && !d.is_string()
+            {
+                *d = Value::String(d.to_string());
+            }
+            let entry: PutEventsEntry = serde_json::from_value(e).map_err(|err| {
+                TaskError::new(
+                    "EventBridge.ValidationException",
+                    format!("entry is not a PutEvents entry: {err}"),
+                )
+            })?;
+            parsed.push(entry);
+        }
+        let mut out = Vec::with_capacity(parsed.len());
+        let mut outbox = lock(&self.outbox);
+        for entry in parsed {
+            let id = self.ids.next_id();
+            out.push(json!({ "EventId": id }));
+            outbox.push((id, entry));
+        }
+        Ok(json!({ "Entries": out, "FailedEntryCount": 0 }))
+    }
+}
+
+/// The engine's store: an in-memory copy (loaded from the file at start) that also hands every
+/// batch to the runtime, which writes it in the step's transaction.
+pub struct DurableExecStore {
+    pub memory: MemoryStore,
+    pub outbox: Arc<Mutex<Vec<WriteBatch>>>,
+}
+
+impl ExecutionStore for DurableExecStore {
+    fn load_state_machines(&mut self) -> Result<Vec<StoredStateMachine>, WorkflowError> {
+        self.memory.load_state_machines()
+    }
+    fn load_running_executions(&mut self) -> Result<Vec<ExecutionRecord>, WorkflowError> {
+        self.memory.load_running_executions()
+    }
+    fn load_execution(&mut self, arn: &str) -> Result<Option<ExecutionRecord>, WorkflowError> {
+        self.memory.load_execution(arn)
+    }
+    fn load_history(&mut self, arn: &str) -> Result<Vec<HistoryEvent>, WorkflowError> {
+        self.memory.load_history(arn)
+    }
+    fn write(&mut self, batch: WriteBatch) -> Result<(), WorkflowError> {
+        lock(&self.outbox).push(batch.clone());
+        self.memory.write(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_uuid_shaped_and_reproducible() {
+        let a = IdGen::new(7, 0);
+        let b = IdGen::new(7, 0);
+        let ids: Vec<String> = (0..1000).map(|_| a.next_id()).collect();
+        let again: Vec<String> = (0..1000).map(|_| b.next_id()).collect();
+        assert_eq!(ids, again);
+        let unique: BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), 1000);
+        assert!(ids.iter().all(|id| id.len() == 36 && id.as_bytes()[14] == b'4'));
+        assert_ne!(IdGen::new(8, 0).next_id(), ids[0]);
+    }
+}

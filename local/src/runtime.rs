@@ -1,0 +1,989 @@
+//! The embedded runtime: the whole trip saga in one process.
+//!
+//! One thread drives everything in steps. A step runs the workflow engine (new executions,
+//! callbacks, due timers), then delivers one batch from each queue to its consumer — the real
+//! handlers of `trip-booking`, called the way Lambda's SQS event source calls them — and routes
+//! what they publish through the bus. At the end of a step every change (queues, bookings,
+//! executions and their histories, the event log) is committed in one transaction: group
+//! commit makes durability cheap, and a crash loses at most the step in flight, which
+//! at-least-once delivery redoes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::SecondsFormat;
+use futures::executor::block_on;
+use futures::future::join_all;
+use serde::Serialize;
+use serde_json::{Value, json};
+use trip_booking::{
+    BookingRecord, BookingStatus, Error as HandlerError, Handled, MemoryState,
+    handle_bridge_event, handle_service_event,
+};
+use trip_booking::memory::InventoryLevel;
+use trip_events::routing::{RoutingTable, Target};
+use trip_events::{DetailType, EventEnvelope, PutEventsEntry, Service, TripEvent};
+use trip_workflow::{
+    Engine, EngineConfig, ExecutionDescription, ExecutionRecord, ExecutionStatus, HistoryEvent,
+    MemoryStore, SeededRandom, StoredStateMachine, TRIP_SAGA_ASL, TRIP_SAGA_NAME, WorkflowError,
+    WriteBatch, trip_saga_substitutions,
+};
+
+use crate::adapters::{
+    DurableExecStore, EnginePublisher, EngineWorkflow, IdGen, LocalBookingStore, OutboxPublisher,
+    lock,
+};
+use crate::bus::{Bus, BusError, PutEventsOutput, PutEventsResultEntry};
+use crate::clock::RuntimeClock;
+use crate::faults::{FaultRates, Faults};
+use crate::queue::{Message, Queue, QueueChange};
+use crate::store::{LogRow, Store, StoreError};
+
+/// How the runtime keeps time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockChoice {
+    /// The wall clock; with `fast_forward`, idle waits are skipped.
+    Wall { fast_forward: bool },
+    /// Virtual time from `start_ms`: deterministic.
+    Virtual { start_ms: i64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// The store file; `None` keeps everything in memory.
+    pub store: Option<PathBuf>,
+    pub clock: ClockChoice,
+    /// Seeds event ids, task tokens, jitter and faults.
+    pub seed: u64,
+    pub faults: Option<FaultRates>,
+    pub routing: Option<RoutingTable>,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            store: None,
+            clock: ClockChoice::Wall { fast_forward: true },
+            seed: 0x7219_5A6A,
+            faults: None,
+            routing: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("workflow: {0}")]
+    Workflow(#[from] WorkflowError),
+    #[error("routing table: {0}")]
+    Routing(#[from] trip_events::routing::RoutingError),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error("the store holds a record this build cannot read ({what}): {message}")]
+    Corrupt { what: String, message: String },
+    #[error("the routing table has no consumer named {0:?}")]
+    UnknownConsumer(String),
+}
+
+/// An event that crossed the bus.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedEvent {
+    pub seq: i64,
+    pub envelope: EventEnvelope,
+    /// When it was put on the bus (ms).
+    pub put_at: i64,
+    /// When a target first received it (ms).
+    pub delivered_at: Option<i64>,
+    /// The rules it matched.
+    pub rules: Vec<String>,
+}
+
+impl LoggedEvent {
+    pub fn trip_id(&self) -> Option<&str> {
+        self.envelope.trip_id()
+    }
+
+    /// One line of `trip export`: the envelope, as the CloudWatch catch-all log group holds it,
+    /// plus a `delivery` block with the runtime's timestamps (ignored on replay).
+    pub fn to_export_json(&self) -> Value {
+        let mut v = serde_json::to_value(&self.envelope).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.insert(
+                "delivery".into(),
+                json!({
+                    "seq": self.seq,
+                    "putAt": fmt_ms(self.put_at),
+                    "deliveredAt": self.delivered_at.map(fmt_ms),
+                    "rules": self.rules,
+                }),
+            );
+        }
+        v
+    }
+}
+
+pub fn fmt_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// How a trip ended, as its final event says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum TripOutcome {
+    Booked,
+    Failed {
+        failed_step: String,
+        error: String,
+        cause: Option<String>,
+        undone: Vec<String>,
+    },
+    Rejected {
+        reasons: Vec<trip_events::Reason>,
+    },
+}
+
+/// A saga invariant that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub trip_id: String,
+    pub invariant: &'static str,
+    pub detail: String,
+}
+
+/// What one call of [`Runtime::run_until_idle`] saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStats {
+    pub steps: u64,
+    pub messages_delivered: u64,
+    pub records_failed: u64,
+    pub events_routed: u64,
+    pub skipped_ms: i64,
+}
+
+/// The saga's status for `trip status`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TripStatus {
+    pub trip_id: String,
+    pub outcome: Option<TripOutcome>,
+    pub execution: Option<Value>,
+    pub transitions: Option<u64>,
+    pub bookings: BTreeMap<String, BookingRecord>,
+    pub events: Vec<LoggedEvent>,
+    pub history: Vec<Value>,
+}
+
+const NS_MESSAGE: &str = "msg";
+const NS_BOOKING: &str = "booking";
+const NS_INVENTORY: &str = "inventory";
+const NS_MACHINE: &str = "sm";
+const NS_EXECUTION: &str = "exec";
+const NS_HISTORY: &str = "hist";
+const NS_META: &str = "meta";
+
+pub struct Runtime {
+    clock: Arc<RuntimeClock>,
+    store: Store,
+    bus: Bus,
+    queues: BTreeMap<String, Queue>,
+    engine: Mutex<Engine>,
+    state_machine_arn: String,
+    engine_outbox: Arc<Mutex<Vec<(String, PutEventsEntry)>>>,
+    exec_batches: Arc<Mutex<Vec<WriteBatch>>>,
+    bookings: LocalBookingStore,
+    ids: Arc<IdGen>,
+    log: Vec<LoggedEvent>,
+    log_index: HashMap<String, usize>,
+    faults: Option<Arc<Faults>>,
+    restarts: u64,
+    seed: u64,
+    /// Messages handed to consumers since the runtime was opened.
+    pub delivered: u64,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Corrupt {
+        what: what.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+impl Runtime {
+    /// Opens the runtime over its store, resuming whatever was in flight.
+    pub fn open(options: RuntimeOptions) -> Result<Self, RuntimeError> {
+        let routing = match options.routing {
+            Some(r) => r,
+            None => RoutingTable::load()?,
+        };
+        let store = match &options.store {
+            Some(path) => Store::open(path)?,
+            None => Store::in_memory(),
+        };
+        let clock = Arc::new(match options.clock {
+            ClockChoice::Wall { fast_forward } => RuntimeClock::wall(fast_forward),
+            ClockChoice::Virtual { start_ms } => RuntimeClock::virtual_at(start_ms),
+        });
+        let faults = options
+            .faults
+            .map(|rates| Arc::new(Faults::new(options.seed, rates)));
+
+        let meta: HashMap<String, u64> = store
+            .load(NS_META)?
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, serde_json::from_slice(&v).ok()?)))
+            .collect();
+        let restarts = meta.get("restarts").map_or(0, |r| r + 1);
+        let ids = Arc::new(IdGen::new(
+            options.seed ^ restarts.wrapping_mul(0x9E37_79B9),
+            meta.get("ids").copied().unwrap_or(0),
+        ));
+
+        // Queues and their messages.
+        let mut queues: BTreeMap<String, Queue> = routing
+            .queues
+            .iter()
+            .map(|spec| (spec.name.clone(), Queue::new(spec.clone())))
+            .collect();
+        for (_, bytes) in store.load(NS_MESSAGE)? {
+            let m: Message = serde_json::from_slice(&bytes).map_err(|e| corrupt("message", e))?;
+            if let Some(q) = queues.get_mut(&m.queue) {
+                q.restore(m);
+            }
+        }
+
+        // Bookings and inventory.
+        let mut state = MemoryState::default();
+        for (_, bytes) in store.load(NS_BOOKING)? {
+            let r: BookingRecord =
+                serde_json::from_slice(&bytes).map_err(|e| corrupt("booking", e))?;
+            let key = trip_booking::booking_key(r.service, &r.trip_id);
+            state.bookings.insert(format!("{}|{}", key.pk, key.sk), r);
+        }
+        for (key, bytes) in store.load(NS_INVENTORY)? {
+            let l: InventoryLevel =
+                serde_json::from_slice(&bytes).map_err(|e| corrupt("inventory", e))?;
+            state.inventory.insert(key, l);
+        }
+        let bookings = LocalBookingStore::new(state, faults.clone());
+
+        // The workflow engine over a copy of its stored state.
+        let memory = MemoryStore::new();
+        let mut preload = WriteBatch::default();
+        for (_, bytes) in store.load(NS_MACHINE)? {
+            let sm: StoredStateMachine =
+                serde_json::from_slice(&bytes).map_err(|e| corrupt("state machine", e))?;
+            preload.state_machines.push(sm);
+        }
+        for (_, bytes) in store.load(NS_EXECUTION)? {
+            preload.executions.push(
+                ExecutionRecord::from_json_bytes(&bytes).map_err(|e| corrupt("execution", e))?,
+            );
+        }
+        let mut history: BTreeMap<String, Vec<HistoryEvent>> = BTreeMap::new();
+        for (key, bytes) in store.load(NS_HISTORY)? {
+            let arn = key.rsplit_once('#').map_or(key.as_str(), |(a, _)| a);
+            let ev: HistoryEvent =
+                serde_json::from_slice(&bytes).map_err(|e| corrupt("history", e))?;
+            history.entry(arn.to_owned()).or_default().push(ev);
+        }
+        preload.history = history.into_iter().collect();
+        let mut memory_for_load = memory.clone();
+        if !preload.is_empty() {
+            trip_workflow::ExecutionStore::write(&mut memory_for_load, preload)?;
+        }
+        let exec_batches = Arc::new(Mutex::new(Vec::new()));
+        let config = EngineConfig {
+            auto_flush: false,
+            ..EngineConfig::default()
+        };
+        let mut engine = Engine::new(
+            config,
+            Box::new(DurableExecStore {
+                memory,
+                outbox: exec_batches.clone(),
+            }),
+            clock.clone(),
+            Box::new(SeededRandom::new(
+                options.seed ^ restarts.wrapping_mul(0x51_7CC1_B727_220A),
+            )),
+        )?;
+        let engine_outbox = Arc::new(Mutex::new(Vec::new()));
+        engine.register_event_publisher(EnginePublisher {
+            outbox: engine_outbox.clone(),
+            ids: ids.clone(),
+            faults: faults.clone(),
+        });
+        let subs = trip_saga_substitutions(&routing.event_bus_name);
+        let state_machine_arn = match engine.create_state_machine(TRIP_SAGA_NAME, TRIP_SAGA_ASL, &subs)
+        {
+            Ok(arn) => arn,
+            // The definition changed since the store was written: running executions keep
+            // the version they started with only on AWS; here the new one takes over.
+            Err(WorkflowError::StateMachineAlreadyExists(arn)) => {
+                engine.update_state_machine(&arn, TRIP_SAGA_ASL, &subs)?;
+                arn
+            }
+            Err(e) => return Err(e.into()),
+        };
+
+        let mut log = Vec::new();
+        let mut log_index = HashMap::new();
+        let mut after = 0;
+        loop {
+            let rows = store.read_log(after, None, 10_000)?;
+            let Some(last) = rows.last() else { break };
+            after = last.seq;
+            for row in rows {
+                let envelope: EventEnvelope =
+                    serde_json::from_str(&row.envelope).map_err(|e| corrupt("event log", e))?;
+                log_index.insert(envelope.id.clone(), log.len());
+                log.push(LoggedEvent {
+                    seq: row.seq,
+                    envelope,
+                    put_at: row.put_at,
+                    delivered_at: row.delivered_at,
+                    rules: row.rules,
+                });
+            }
+        }
+
+        let bus = Bus::from_routing(&routing)?;
+        for q in &routing.queues {
+            if !matches!(q.consumer.as_str(), "hotel" | "flight" | "car" | "bridge") {
+                return Err(RuntimeError::UnknownConsumer(q.consumer.clone()));
+            }
+        }
+        let mut rt = Runtime {
+            clock,
+            store,
+            bus,
+            queues,
+            engine: Mutex::new(engine),
+            state_machine_arn,
+            engine_outbox,
+            exec_batches,
+            bookings,
+            ids,
+            log,
+            log_index,
+            faults,
+            restarts,
+            seed: options.seed,
+            delivered: 0,
+        };
+        rt.persist()?;
+        Ok(rt)
+    }
+
+    pub fn clock(&self) -> &RuntimeClock {
+        &self.clock
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn is_durable(&self) -> bool {
+        self.store.is_durable()
+    }
+
+    pub fn bus_name(&self) -> &str {
+        &self.bus.name
+    }
+
+    pub fn faults(&self) -> Option<&Faults> {
+        self.faults.as_deref()
+    }
+
+    /// How many times this store has been opened before (0 on a fresh store).
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Transactions committed to the store since it was opened.
+    pub fn commits(&self) -> u64 {
+        self.store.commits()
+    }
+
+    /// PutEvents, as a client calls it: every entry is checked, accepted ones are routed and
+    /// committed before this returns (so they survive a crash right after).
+    pub fn put_events(
+        &mut self,
+        entries: &[PutEventsEntry],
+    ) -> Result<PutEventsOutput, RuntimeError> {
+        let now = self.clock.now_ms();
+        let mut out = PutEventsOutput::default();
+        for entry in entries {
+            let id = self.ids.next_id();
+            match self.bus.accept(entry, id, self.clock.now()) {
+                Ok(envelope) => {
+                    out.entries
+                        .push(PutEventsResultEntry::ok(envelope.id.clone()));
+                    self.route(envelope, now);
+                }
+                Err((code, message)) => {
+                    out.failed_entry_count += 1;
+                    out.entries.push(PutEventsResultEntry::failed(code, message));
+                }
+            }
+        }
+        self.persist()?;
+        Ok(out)
+    }
+
+    /// Puts recorded events back on the bus as they were (same id, same detail), the way an
+    /// EventBridge replay does; `rules` limits which rules receive them (all when empty). The
+    /// catch-all log records them again.
+    pub fn replay(
+        &mut self,
+        envelopes: Vec<EventEnvelope>,
+        rules: &[String],
+    ) -> Result<usize, RuntimeError> {
+        let now = self.clock.now_ms();
+        let mut n = 0;
+        for env in envelopes {
+            self.route_filtered(env, now, rules);
+            n += 1;
+        }
+        self.persist()?;
+        Ok(n)
+    }
+
+    fn route(&mut self, envelope: EventEnvelope, now: i64) {
+        self.route_filtered(envelope, now, &[]);
+    }
+
+    fn route_filtered(&mut self, envelope: EventEnvelope, now: i64, only: &[String]) {
+        let value = serde_json::to_value(&envelope).unwrap_or(Value::Null);
+        let matched: Vec<(String, Target)> = self
+            .bus
+            .route(&value)
+            .filter(|r| only.is_empty() || only.contains(&r.name))
+            .map(|r| (r.name.clone(), r.target.clone()))
+            .collect();
+        let body = value.to_string();
+        for (_, target) in &matched {
+            if let Target::Queue { name } = target
+                && let Some(q) = self.queues.get_mut(name)
+            {
+                let delay = self.faults.as_ref().and_then(|f| f.delay_ms()).unwrap_or(0);
+                q.send(self.ids.next_id(), body.clone(), now, delay);
+                if self.faults.as_ref().is_some_and(|f| f.duplicate()) {
+                    // At-least-once: the same event delivered twice, as two messages.
+                    q.send(self.ids.next_id(), body.clone(), now, delay + 1);
+                }
+            }
+        }
+        let seq = self.log.last().map_or(1, |l| l.seq + 1);
+        let rules: Vec<String> = matched.into_iter().map(|(n, _)| n).collect();
+        self.store.append_log(LogRow {
+            seq,
+            event_id: envelope.id.clone(),
+            trip_id: envelope.trip_id().map(str::to_owned),
+            source: envelope.source.clone(),
+            detail_type: envelope.detail_type.clone(),
+            put_at: now,
+            delivered_at: None,
+            rules: rules.clone(),
+            envelope: body,
+        });
+        // A replayed event keeps its id: the log indexes its latest appearance.
+        self.log_index.insert(envelope.id.clone(), self.log.len());
+        self.log.push(LoggedEvent {
+            seq,
+            envelope,
+            put_at: now,
+            delivered_at: None,
+            rules,
+        });
+    }
+
+    fn publish_trip_events(&mut self, events: Vec<TripEvent>, now: i64) {
+        for event in events {
+            let entry = PutEventsEntry::for_event(&event, &self.bus.name);
+            let id = self.ids.next_id();
+            match self.bus.accept(&entry, id, self.clock.now()) {
+                Ok(env) => self.route(env, now),
+                Err((code, message)) => {
+                    tracing::error!(code, message, "the bus refused an event a handler published");
+                }
+            }
+        }
+    }
+
+    fn route_engine_outbox(&mut self, now: i64) -> usize {
+        let entries = std::mem::take(&mut *lock(&self.engine_outbox));
+        let n = entries.len();
+        for (id, entry) in entries {
+            match self.bus.accept(&entry, id, self.clock.now()) {
+                Ok(env) => self.route(env, now),
+                Err((code, message)) => {
+                    tracing::error!(code, message, "the bus refused an event the workflow put");
+                }
+            }
+        }
+        n
+    }
+
+    fn run_engine(&mut self) -> Result<usize, RuntimeError> {
+        let now = self.clock.now_ms();
+        let mut routed = 0;
+        loop {
+            lock(&self.engine).run()?;
+            let n = self.route_engine_outbox(now);
+            routed += n;
+            if n == 0 && !lock(&self.engine).has_ready_work() {
+                return Ok(routed);
+            }
+        }
+    }
+
+    /// Delivers one batch of `queue` to its consumer. Returns (delivered, failed).
+    fn deliver(&mut self, queue: &str) -> Result<(usize, usize), RuntimeError> {
+        let now = self.clock.now_ms();
+        let Some(q) = self.queues.get_mut(queue) else {
+            return Ok((0, 0));
+        };
+        let batch_size = q.spec.batch_size as usize;
+        let consumer = q.spec.consumer.clone();
+        let messages = q.receive(now, batch_size);
+        if messages.is_empty() {
+            return Ok((0, 0));
+        }
+        self.delivered += messages.len() as u64;
+
+        // A crash mid-batch: the first records ran (their effects stand), nothing was
+        // acknowledged, and the batch comes back after its visibility timeout.
+        let crash_after = match &self.faults {
+            Some(f) if f.crash_mid_batch() => Some((f.uniform() * messages.len() as f64) as usize),
+            _ => None,
+        };
+        let runnable = &messages[..crash_after.unwrap_or(messages.len())];
+
+        let envelopes: Vec<Result<EventEnvelope, String>> = runnable
+            .iter()
+            .map(|m| {
+                serde_json::from_str::<EventEnvelope>(&m.body)
+                    .map_err(|e| format!("malformed record: body is not an EventBridge event: {e}"))
+            })
+            .collect();
+        for env in envelopes.iter().flatten() {
+            if let Some(&i) = self.log_index.get(&env.id)
+                && let Some(l) = self.log.get_mut(i)
+                && l.delivered_at.is_none()
+            {
+                l.delivered_at = Some(now);
+                self.store.mark_delivered(&env.id, now);
+            }
+        }
+
+        let publisher = OutboxPublisher {
+            events: Mutex::default(),
+            faults: self.faults.clone(),
+        };
+        let results: Vec<Result<Handled, String>> = {
+            let bookings = &self.bookings;
+            let engine = &self.engine;
+            let sm = self.state_machine_arn.as_str();
+            let faults = self.faults.clone();
+            let clock_now = self.clock.now();
+            let publisher = &publisher;
+            let service: Option<Service> = consumer.parse().ok();
+            block_on(join_all(envelopes.iter().map(|env| {
+                let faults = faults.clone();
+                async move {
+                    let env = env.as_ref().map_err(Clone::clone)?;
+                    let r: Result<Handled, HandlerError> = match service {
+                        Some(s) => {
+                            if let Some(f) = &faults
+                                && env.detail_type == s.cancellation_requested().as_str()
+                            {
+                                f.cancel_error().map_err(|e| e.to_string())?;
+                            }
+                            handle_service_event(s, bookings, publisher, env).await
+                        }
+                        None => {
+                            let workflow = EngineWorkflow {
+                                engine,
+                                state_machine_arn: sm,
+                                faults,
+                            };
+                            handle_bridge_event(&workflow, publisher, env, clock_now).await
+                        }
+                    };
+                    r.map_err(|e| e.to_string())
+                }
+            })))
+        };
+
+        let q = self
+            .queues
+            .get_mut(queue)
+            .ok_or_else(|| RuntimeError::UnknownConsumer(queue.to_owned()))?;
+        let mut failed = 0;
+        if crash_after.is_none() {
+            for (m, r) in messages.iter().zip(&results) {
+                match r {
+                    Ok(_) => {
+                        q.delete(&m.message_id);
+                    }
+                    Err(reason) => {
+                        failed += 1;
+                        q.fail(&m.message_id, reason);
+                    }
+                }
+            }
+        } else {
+            for m in &messages {
+                q.fail(&m.message_id, "the handler crashed before acknowledging the batch");
+            }
+            failed = messages.len();
+        }
+        let events = std::mem::take(&mut *lock(&publisher.events));
+        self.publish_trip_events(events, now);
+        Ok((messages.len(), failed))
+    }
+
+    /// One step: the engine, then one batch per queue, then one commit. Returns whether
+    /// anything happened.
+    pub fn step(&mut self, stats: &mut RunStats) -> Result<bool, RuntimeError> {
+        let mut progressed = self.run_engine()? > 0;
+        let names: Vec<String> = self.queues.keys().cloned().collect();
+        for name in names {
+            let (delivered, failed) = self.deliver(&name)?;
+            stats.messages_delivered += delivered as u64;
+            stats.records_failed += failed as u64;
+            progressed |= delivered > 0;
+        }
+        progressed |= self.run_engine()? > 0;
+        self.persist()?;
+        stats.steps += 1;
+        Ok(progressed)
+    }
+
+    /// When something will next be able to happen without new input: a message becoming
+    /// visible or a workflow timer.
+    pub fn next_due(&self) -> Option<i64> {
+        let q = self.queues.values().filter_map(Queue::next_visible_at).min();
+        let e = lock(&self.engine).next_wakeup();
+        match (q, e) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs steps until nothing is left to do before `until_ms` (or at all), skipping idle
+    /// time when the clock allows it, sleeping otherwise. `on_step` sees the runtime after
+    /// every step (for live output); returning false from it stops the run.
+    pub fn run_until_idle(
+        &mut self,
+        until_ms: Option<i64>,
+        mut on_step: impl FnMut(&Runtime) -> bool,
+    ) -> Result<RunStats, RuntimeError> {
+        let mut stats = RunStats::default();
+        let skipped_before = self.clock.skipped_ms();
+        loop {
+            if self.faults.as_ref().is_some_and(|f| f.process_crash()) {
+                self.crash_and_restart()?;
+            }
+            let progressed = self.step(&mut stats)?;
+            if !on_step(self) {
+                break;
+            }
+            if progressed {
+                continue;
+            }
+            let Some(due) = self.next_due() else { break };
+            if until_ms.is_some_and(|u| due > u) {
+                break;
+            }
+            let now = self.clock.now_ms();
+            if due > now && !self.clock.skip_to(due) {
+                let wait = (due - now).clamp(1, 200);
+                std::thread::sleep(std::time::Duration::from_millis(wait as u64));
+            }
+        }
+        stats.skipped_ms = self.clock.skipped_ms() - skipped_before;
+        Ok(stats)
+    }
+
+    /// Simulates a process crash: everything not committed is lost, and the runtime is rebuilt
+    /// from the store. In memory mode there is nothing to rebuild from, so it is a no-op.
+    pub fn crash_and_restart(&mut self) -> Result<(), RuntimeError> {
+        let Some(path) = self.store.path().to_str().map(PathBuf::from) else {
+            return Ok(());
+        };
+        if !self.store.is_durable() {
+            return Ok(());
+        }
+        let rates = self.faults.as_ref().map(|f| f.rates);
+        let start_ms = self.clock.now_ms();
+        let old_faults = self.faults.clone();
+        let options = RuntimeOptions {
+            store: Some(path),
+            clock: if self.clock.is_virtual() {
+                ClockChoice::Virtual { start_ms }
+            } else {
+                ClockChoice::Wall { fast_forward: true }
+            },
+            seed: self.seed,
+            faults: rates,
+            routing: None,
+        };
+        // Close the old store before reopening (one writer at a time).
+        let placeholder = Store::in_memory();
+        drop(std::mem::replace(&mut self.store, placeholder));
+        let mut fresh = Runtime::open(options)?;
+        // Keep counting faults across the restart, and keep the fault stream going.
+        if let Some(f) = old_faults {
+            f.count("process crash and restart");
+            fresh.faults = Some(f.clone());
+            fresh.bookings.faults = Some(f);
+        }
+        *self = fresh;
+        Ok(())
+    }
+
+    /// Writes every change since the last persist in one transaction.
+    fn persist(&mut self) -> Result<(), RuntimeError> {
+        lock(&self.engine).flush()?;
+        let batches = std::mem::take(&mut *lock(&self.exec_batches));
+        for batch in batches {
+            for sm in batch.state_machines {
+                self.store.put(NS_MACHINE, sm.arn.clone(), to_json(&sm));
+            }
+            for ex in batch.executions {
+                self.store
+                    .put(NS_EXECUTION, ex.execution_arn.clone(), to_json(&ex));
+            }
+            for (arn, events) in batch.history {
+                for ev in events {
+                    self.store
+                        .put(NS_HISTORY, format!("{arn}#{:010}", ev.id), to_json(&ev));
+                }
+            }
+        }
+        for q in self.queues.values_mut() {
+            for change in q.take_changes() {
+                match change {
+                    QueueChange::Upsert(m) => {
+                        let key = format!("{}/{}", m.queue, m.message_id);
+                        self.store.put(NS_MESSAGE, key, to_json(&m));
+                    }
+                    QueueChange::Remove { queue, message_id } => {
+                        self.store.delete(NS_MESSAGE, format!("{queue}/{message_id}"));
+                    }
+                }
+            }
+        }
+        let dirty = std::mem::take(&mut *lock(&self.bookings.dirty));
+        if !dirty.bookings.is_empty() || !dirty.inventory.is_empty() {
+            let state = lock(&self.bookings.state);
+            for (service, trip) in dirty.bookings {
+                if let Some(r) = state.record(service, &trip) {
+                    let key = trip_booking::booking_key(service, &trip);
+                    self.store
+                        .put(NS_BOOKING, format!("{}|{}", key.pk, key.sk), to_json(r));
+                }
+            }
+            for key in dirty.inventory {
+                if let Some(l) = state.inventory.get(&key) {
+                    self.store.put(NS_INVENTORY, key, to_json(l));
+                }
+            }
+        }
+        if self.store.pending() > 0 {
+            self.store
+                .put(NS_META, "ids", to_json(&self.ids.position()));
+            self.store.put(NS_META, "restarts", to_json(&self.restarts));
+        }
+        self.store.commit()?;
+        Ok(())
+    }
+
+    // ----- reading -----
+
+    /// Every event that crossed the bus, in order.
+    pub fn log(&self) -> &[LoggedEvent] {
+        &self.log
+    }
+
+    /// The trips named by the log, in order of first appearance.
+    pub fn trip_ids(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.log
+            .iter()
+            .filter_map(|l| l.trip_id())
+            .filter(|t| seen.insert(t.to_string()))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// How a trip ended, if it has.
+    pub fn trip_outcome(&self, trip_id: &str) -> Option<TripOutcome> {
+        self.log
+            .iter()
+            .rev()
+            .filter(|l| l.trip_id() == Some(trip_id))
+            .find_map(|l| outcome_of(&l.envelope))
+    }
+
+    pub fn booking(&self, service: Service, trip_id: &str) -> Option<BookingRecord> {
+        lock(&self.bookings.state).record(service, trip_id).cloned()
+    }
+
+    /// Units held on an inventory key.
+    pub fn held(&self, inventory_key: &str) -> u32 {
+        lock(&self.bookings.state).held(inventory_key)
+    }
+
+    pub fn execution_arn(&self, trip_id: &str) -> String {
+        self.state_machine_arn
+            .replacen(":stateMachine:", ":execution:", 1)
+            + ":"
+            + trip_id
+    }
+
+    pub fn describe_execution(&self, trip_id: &str) -> Option<ExecutionDescription> {
+        lock(&self.engine)
+            .describe_execution(&self.execution_arn(trip_id))
+            .ok()
+    }
+
+    pub fn execution_history(&self, trip_id: &str) -> Vec<HistoryEvent> {
+        lock(&self.engine)
+            .get_execution_history(&self.execution_arn(trip_id))
+            .unwrap_or_default()
+    }
+
+    pub fn status(&self, trip_id: &str) -> TripStatus {
+        let description = self.describe_execution(trip_id);
+        let bookings = Service::ALL
+            .iter()
+            .filter_map(|s| Some((s.name().to_owned(), self.booking(*s, trip_id)?)))
+            .collect();
+        TripStatus {
+            trip_id: trip_id.to_owned(),
+            outcome: self.trip_outcome(trip_id),
+            transitions: description.as_ref().map(|d| d.transitions),
+            execution: description.as_ref().map(ExecutionDescription::to_aws_json),
+            bookings,
+            events: self
+                .log
+                .iter()
+                .filter(|l| l.trip_id() == Some(trip_id))
+                .cloned()
+                .collect(),
+            history: self
+                .execution_history(trip_id)
+                .iter()
+                .map(HistoryEvent::to_aws_json)
+                .collect(),
+        }
+    }
+
+    /// Dead letters of every queue.
+    pub fn dead_letters(&self) -> Vec<Message> {
+        self.queues
+            .values()
+            .flat_map(|q| q.dead_letters().cloned())
+            .collect()
+    }
+
+    /// Messages still waiting or in flight, per queue.
+    pub fn queue_depths(&self) -> BTreeMap<String, (usize, usize)> {
+        self.queues
+            .iter()
+            .map(|(n, q)| (n.clone(), (q.len(), q.dead_letters().count())))
+            .collect()
+    }
+
+    /// Moves dead letters back to their queues (all queues when `queue` is None).
+    pub fn redrive(&mut self, queue: Option<&str>) -> Result<usize, RuntimeError> {
+        let now = self.clock.now_ms();
+        let mut n = 0;
+        for (name, q) in &mut self.queues {
+            if queue.is_none_or(|want| want == name) {
+                n += q.redrive(now);
+            }
+        }
+        self.persist()?;
+        Ok(n)
+    }
+
+    /// Statuses of every execution the engine holds.
+    pub fn executions(&self) -> Vec<(String, ExecutionStatus)> {
+        lock(&self.engine).executions_in_memory()
+    }
+
+    /// Checks the saga's invariants (DESIGN.md) over everything the runtime holds.
+    pub fn check_invariants(&self) -> Vec<Violation> {
+        crate::invariants::check(self)
+    }
+
+    pub(crate) fn booking_state(&self) -> MemoryState {
+        lock(&self.bookings.state).clone()
+    }
+}
+
+/// The outcome an event announces, if it is a trip's final event.
+pub fn outcome_of(envelope: &EventEnvelope) -> Option<TripOutcome> {
+    let dt: DetailType = envelope.detail_type.parse().ok()?;
+    match dt {
+        DetailType::TripBooked => Some(TripOutcome::Booked),
+        DetailType::TripBookingFailed => {
+            let d = &envelope.detail;
+            let undone = d
+                .get("undone")
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            Some(TripOutcome::Failed {
+                failed_step: d
+                    .get("failedStep")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                error: d
+                    .pointer("/error/Error")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                cause: d
+                    .pointer("/error/Cause")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                undone,
+            })
+        }
+        DetailType::TripBookingRejected => {
+            let reasons = envelope
+                .detail
+                .get("reasons")
+                .and_then(|r| serde_json::from_value(r.clone()).ok())
+                .unwrap_or_default();
+            Some(TripOutcome::Rejected { reasons })
+        }
+        _ => None,
+    }
+}
+
+/// Statuses a booking can be in, for display.
+pub fn booking_status_name(s: BookingStatus) -> &'static str {
+    s.as_str()
+}

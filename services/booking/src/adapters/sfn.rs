@@ -1,0 +1,90 @@
+//! The saga workflow on Step Functions.
+
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+
+use super::aws_error::map_sdk_error;
+use crate::error::Error;
+use crate::ports::{SagaWorkflow, StartOutcome};
+
+/// Codes of a callback whose task no longer waits.
+pub const STALE_TOKEN_CODES: &[&str] = &["TaskTimedOut", "InvalidToken", "TaskDoesNotExist"];
+
+/// One state machine.
+#[derive(Debug, Clone)]
+pub struct StepFunctionsWorkflow {
+    client: Client,
+    state_machine_arn: String,
+}
+
+impl StepFunctionsWorkflow {
+    pub fn new(client: Client, state_machine_arn: impl Into<String>) -> Self {
+        StepFunctionsWorkflow {
+            client,
+            state_machine_arn: state_machine_arn.into(),
+        }
+    }
+
+    /// The state machine named by `STATE_MACHINE_ARN`.
+    pub fn from_env(client: Client) -> Result<Self, Error> {
+        let arn = std::env::var("STATE_MACHINE_ARN")
+            .map_err(|_| Error::Config("STATE_MACHINE_ARN is not set".into()))?;
+        Ok(Self::new(client, arn))
+    }
+}
+
+fn callback_error<E>(
+    operation: &str,
+    err: &aws_sdk_sfn::error::SdkError<E, aws_sdk_sfn::config::http::HttpResponse>,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err.code() {
+        Some(code) if STALE_TOKEN_CODES.contains(&code) => Error::StaleToken(code.to_owned()),
+        _ => map_sdk_error(operation, err),
+    }
+}
+
+impl SagaWorkflow for StepFunctionsWorkflow {
+    async fn start_execution(&self, name: &str, input: &str) -> Result<StartOutcome, Error> {
+        match self
+            .client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(StartOutcome::Started),
+            Err(err) if err.code() == Some("ExecutionAlreadyExists") => {
+                Ok(StartOutcome::AlreadyExists)
+            }
+            Err(err) => Err(map_sdk_error("StartExecution", &err)),
+        }
+    }
+
+    async fn send_task_success(&self, token: &str, output: &str) -> Result<(), Error> {
+        self.client
+            .send_task_success()
+            .task_token(token)
+            .output(output)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| callback_error("SendTaskSuccess", &e))
+    }
+
+    async fn send_task_failure(&self, token: &str, error: &str, cause: &str) -> Result<(), Error> {
+        self.client
+            .send_task_failure()
+            .task_token(token)
+            .error(error)
+            .cause(cause)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| callback_error("SendTaskFailure", &e))
+    }
+}

@@ -1,0 +1,53 @@
+//! The ports the handlers run against. Adapters: [`crate::memory`] (tests, embedded runtime),
+//! [`crate::adapters`] (AWS).
+//!
+//! Plain `async fn` in traits, used through generics: the Lambda adapters run on tokio, and the
+//! embedded runtime polls the same handler futures on one thread with its own adapters.
+#![allow(async_fn_in_trait)]
+
+use trip_events::{Service, TripEvent};
+
+use crate::domain::{BookOutcome, BookRequest, BookingRecord, CancelOutcome};
+use crate::error::Error;
+
+/// One service's booking table. Each call is atomic: the record and the inventory change
+/// together or not at all, following [`crate::domain::decide_book`] and
+/// [`crate::domain::decide_cancel`].
+pub trait BookingStore {
+    /// Books (or replays the recorded outcome). Business refusals are `Ok(BookOutcome::Failed)`;
+    /// `Err` is transient or terminal.
+    async fn book(&self, request: &BookRequest) -> Result<BookOutcome, Error>;
+    /// Cancels whatever the trip holds with `service`, leaving a tombstone.
+    async fn cancel(&self, service: Service, trip_id: &str) -> Result<CancelOutcome, Error>;
+    /// The trip's booking record, if any.
+    async fn get(&self, service: Service, trip_id: &str) -> Result<Option<BookingRecord>, Error>;
+}
+
+/// Puts events on the bus.
+pub trait EventPublisher {
+    /// Publishes every event, or fails (transient: the caller's record is retried, and the
+    /// events it already published are published again, which consumers tolerate).
+    async fn publish(&self, events: &[TripEvent]) -> Result<(), Error>;
+}
+
+/// What `start_execution` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOutcome {
+    Started,
+    /// An execution with this name exists: the trip's saga already runs (or ran).
+    AlreadyExists,
+}
+
+/// The saga's workflow engine (Step Functions on AWS).
+///
+/// Errors: [`Error::StaleToken`] for `TaskTimedOut`/`InvalidToken`/`TaskDoesNotExist`;
+/// transient errors ([`Error::Throttled`], [`Error::Unavailable`], ...); anything else is
+/// [`Error::Aws`] (terminal).
+pub trait SagaWorkflow {
+    /// Starts the execution `name` with a JSON `input`.
+    async fn start_execution(&self, name: &str, input: &str) -> Result<StartOutcome, Error>;
+    /// Completes the task waiting on `token` with a JSON `output`.
+    async fn send_task_success(&self, token: &str, output: &str) -> Result<(), Error>;
+    /// Fails the task waiting on `token`.
+    async fn send_task_failure(&self, token: &str, error: &str, cause: &str) -> Result<(), Error>;
+}

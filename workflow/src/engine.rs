@@ -1,0 +1,1804 @@
+//! The execution engine: a deterministic, single-threaded, step-driven interpreter with an API
+//! shaped like Step Functions'. It never sleeps and never reads the wall clock by itself: time
+//! comes from a [`Clock`], and the caller calls [`Engine::run`] to do everything due at "now".
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::choice;
+use crate::definition::{
+    self, Jitter, Seconds, State, StateKind, StateMachine, Text, WaitSpec, error_matches,
+};
+use crate::error::{Failure, WorkflowError, names};
+use crate::history::{HistoryEvent, format_timestamp, not_truncated, resource_parts};
+use crate::integrations::{
+    EventPublisher, IntegrationPattern, PUT_EVENTS, PutEventsIntegration, TaskIntegration,
+    TaskOutcome, TaskRequest, split_resource,
+};
+use crate::intrinsics::{self, RandomSource};
+use crate::path::{self, TemplateScope};
+use crate::store::{ExecutionStore, StoredStateMachine, WriteBatch};
+
+/// Where time comes from: milliseconds since the Unix epoch.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+/// A clock that moves only when told to; clones share the same time.
+#[derive(Debug, Clone, Default)]
+pub struct VirtualClock(Arc<AtomicI64>);
+
+impl VirtualClock {
+    pub fn new(start_ms: i64) -> Self {
+        VirtualClock(Arc::new(AtomicI64::new(start_ms)))
+    }
+    pub fn set(&self, ms: i64) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+    pub fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+}
+
+impl ExecutionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "RUNNING",
+            ExecutionStatus::Succeeded => "SUCCEEDED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::TimedOut => "TIMED_OUT",
+            ExecutionStatus::Aborted => "ABORTED",
+        }
+    }
+}
+
+impl std::fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetiredReason {
+    Completed,
+    TimedOut,
+    Aborted,
+}
+
+/// A task attempt waiting for its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskWait {
+    pub token: String,
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_seconds: Option<u64>,
+    /// Set by `send_task_*`, consumed by the next `run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Result<Value, Failure>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Slot {
+    Pending,
+    Running(u32),
+    Done(Value),
+}
+
+/// A Parallel or Map state waiting for its branches or iterations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Children {
+    pub effective: Value,
+    pub slots: Vec<Slot>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<Value>>,
+    pub next_item: usize,
+    pub max_concurrency: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Phase {
+    Enter,
+    Task(TaskWait),
+    Backoff { until: i64 },
+    Wait { until: i64, output: Value },
+    Children(Children),
+    Done(Result<Value, Failure>),
+}
+
+/// One line of control: the top level (id 0), a Parallel branch or a Map iteration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thread {
+    pub id: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<u32>,
+    /// Which nested machine this thread runs: (Parallel/Map state name, branch index) pairs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope: Vec<(String, usize)>,
+    pub state: String,
+    pub input: Value,
+    pub entered_ms: i64,
+    pub last_event: u64,
+    pub phase: Phase,
+    #[serde(default)]
+    pub retry_counts: Vec<u32>,
+    #[serde(default)]
+    pub retry_total: u32,
+}
+
+/// The durable state of one execution (history is stored separately, append-only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub status: ExecutionStatus,
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    pub start_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<i64>,
+    pub transitions: u64,
+    pub next_event_id: u64,
+    pub token_seq: u64,
+    pub next_thread: u32,
+    pub threads: BTreeMap<u32, Thread>,
+    /// Recently finished tokens, so a late callback gets the right error.
+    #[serde(default)]
+    pub retired_tokens: VecDeque<(String, RetiredReason)>,
+}
+
+impl ExecutionRecord {
+    /// Serializes for a store.
+    pub fn to_json_bytes(&self) -> Result<Vec<u8>, WorkflowError> {
+        serde_json::to_vec(self).map_err(|e| WorkflowError::Store(e.to_string()))
+    }
+    pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, WorkflowError> {
+        serde_json::from_slice(bytes).map_err(|e| WorkflowError::Store(e.to_string()))
+    }
+}
+
+/// What DescribeExecution answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionDescription {
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub status: ExecutionStatus,
+    pub input: Value,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub start_ms: i64,
+    pub stop_ms: Option<i64>,
+    /// State transitions so far (what Standard workflows bill).
+    pub transitions: u64,
+}
+
+impl ExecutionDescription {
+    /// DescribeExecution's JSON shape.
+    pub fn to_aws_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("executionArn".into(), self.execution_arn.clone().into());
+        m.insert("stateMachineArn".into(), self.state_machine_arn.clone().into());
+        m.insert("name".into(), self.name.clone().into());
+        m.insert("status".into(), self.status.as_str().into());
+        m.insert("startDate".into(), format_timestamp(self.start_ms).into());
+        if let Some(s) = self.stop_ms {
+            m.insert("stopDate".into(), format_timestamp(s).into());
+        }
+        m.insert("input".into(), self.input.to_string().into());
+        m.insert("inputDetails".into(), not_truncated());
+        if let Some(o) = &self.output {
+            m.insert("output".into(), o.to_string().into());
+            m.insert("outputDetails".into(), not_truncated());
+        }
+        if let Some(e) = &self.error {
+            m.insert("error".into(), e.clone().into());
+        }
+        if let Some(c) = &self.cause {
+            m.insert("cause".into(), c.clone().into());
+        }
+        Value::Object(m)
+    }
+}
+
+/// StartExecution's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedExecution {
+    pub execution_arn: String,
+    pub start_ms: i64,
+    /// True when an identical running execution already existed (an idempotent repeat).
+    pub already_running: bool,
+}
+
+/// What one [`Engine::run`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    pub now_ms: i64,
+    /// Executions that were advanced.
+    pub advanced: usize,
+    /// Executions that reached a final status during this run.
+    pub finished: Vec<String>,
+    /// When the next timer is due (Wait, Retry backoff, timeouts), if any.
+    pub next_wakeup_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub region: String,
+    pub account: String,
+    pub role_arn: String,
+    /// Write each call's changes to the store before it returns. Turn off to batch writes
+    /// across calls, then call [`Engine::flush`].
+    pub auto_flush: bool,
+    /// Drop finished executions from memory on flush (they stay readable from the store).
+    pub evict_finished: bool,
+    /// Step Functions' per-execution history limit; past it the execution fails.
+    pub max_history_events: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            region: "local".into(),
+            account: "000000000000".into(),
+            role_arn: "arn:aws:iam::000000000000:role/trip-saga-local".into(),
+            auto_flush: true,
+            evict_finished: false,
+            max_history_events: 25_000,
+        }
+    }
+}
+
+struct LoadedMachine {
+    stored: StoredStateMachine,
+    def: StateMachine,
+}
+
+struct Exec {
+    record: ExecutionRecord,
+    unflushed: Vec<HistoryEvent>,
+}
+
+/// The interpreter. See the crate docs for how to drive it.
+pub struct Engine {
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    rng: Box<dyn RandomSource>,
+    store: Box<dyn ExecutionStore>,
+    machines: HashMap<String, Arc<LoadedMachine>>,
+    integrations: HashMap<String, Box<dyn TaskIntegration>>,
+    fallback: Option<Box<dyn TaskIntegration>>,
+    execs: HashMap<String, Exec>,
+    ready: VecDeque<String>,
+    ready_set: HashSet<String>,
+    wakeups: BTreeSet<(i64, String)>,
+    wake_of: HashMap<String, i64>,
+    dirty: BTreeSet<String>,
+    pending_machines: Vec<StoredStateMachine>,
+}
+
+const MAX_TOKEN_LEN: usize = 2048;
+const MAX_OUTPUT_BYTES: usize = 256 * 1024;
+const MAX_ERROR_CHARS: usize = 256;
+const MAX_CAUSE_CHARS: usize = 32_768;
+const RETIRED_TOKENS_KEPT: usize = 64;
+
+fn valid_name(name: &str) -> bool {
+    let n = name.chars().count();
+    (1..=80).contains(&n)
+        && !name.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
+        })
+}
+
+impl Engine {
+    /// Builds an engine over a store, loading its state machines and resuming its running
+    /// executions (their tokens stay valid and their timers fire on the next `run`).
+    pub fn new(
+        config: EngineConfig,
+        mut store: Box<dyn ExecutionStore>,
+        clock: Arc<dyn Clock>,
+        rng: Box<dyn RandomSource>,
+    ) -> Result<Engine, WorkflowError> {
+        let mut machines = HashMap::new();
+        for sm in store.load_state_machines()? {
+            let def = definition::load(&sm.definition, &sm.substitutions)?;
+            machines.insert(sm.arn.clone(), Arc::new(LoadedMachine { stored: sm, def }));
+        }
+        let running = store.load_running_executions()?;
+        let mut engine = Engine {
+            config,
+            clock,
+            rng,
+            store,
+            machines,
+            integrations: HashMap::new(),
+            fallback: None,
+            execs: HashMap::new(),
+            ready: VecDeque::new(),
+            ready_set: HashSet::new(),
+            wakeups: BTreeSet::new(),
+            wake_of: HashMap::new(),
+            dirty: BTreeSet::new(),
+            pending_machines: Vec::new(),
+        };
+        for record in running {
+            let arn = record.execution_arn.clone();
+            engine.execs.insert(
+                arn.clone(),
+                Exec {
+                    record,
+                    unflushed: Vec::new(),
+                },
+            );
+            engine.schedule(&arn);
+            engine.mark_ready(&arn);
+        }
+        Ok(engine)
+    }
+
+    /// A ready-to-use engine over a fresh in-memory store.
+    pub fn in_memory(clock: Arc<dyn Clock>, seed: u64) -> Engine {
+        Engine {
+            config: EngineConfig::default(),
+            clock,
+            rng: Box::new(intrinsics::SeededRandom::new(seed)),
+            store: Box::new(crate::store::MemoryStore::new()),
+            machines: HashMap::new(),
+            integrations: HashMap::new(),
+            fallback: None,
+            execs: HashMap::new(),
+            ready: VecDeque::new(),
+            ready_set: HashSet::new(),
+            wakeups: BTreeSet::new(),
+            wake_of: HashMap::new(),
+            dirty: BTreeSet::new(),
+            pending_machines: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Registers the integration for a base resource (without `.waitForTaskToken`/`.sync`).
+    pub fn register_integration(
+        &mut self,
+        resource: impl Into<String>,
+        integration: Box<dyn TaskIntegration>,
+    ) {
+        self.integrations.insert(resource.into(), integration);
+    }
+
+    /// The integration for every resource that has none registered.
+    pub fn set_fallback_integration(&mut self, integration: Box<dyn TaskIntegration>) {
+        self.fallback = Some(integration);
+    }
+
+    /// Registers the built-in `events:putEvents` integration over a publisher.
+    pub fn register_event_publisher<P: EventPublisher + 'static>(&mut self, publisher: P) {
+        self.register_integration(PUT_EVENTS, Box::new(PutEventsIntegration::new(publisher)));
+    }
+
+    fn has_integration(&self, resource: &str) -> bool {
+        let (base, _) = split_resource(resource);
+        self.fallback.is_some() || self.integrations.contains_key(base)
+    }
+
+    fn machine_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{name}",
+            self.config.region, self.config.account
+        )
+    }
+
+    /// CreateStateMachine: validates the definition (and that every resource has an
+    /// integration). Creating the same name with the same definition again is a no-op.
+    pub fn create_state_machine(
+        &mut self,
+        name: &str,
+        definition: &str,
+        substitutions: &BTreeMap<String, String>,
+    ) -> Result<String, WorkflowError> {
+        if !valid_name(name) {
+            return Err(WorkflowError::InvalidName(name.to_string()));
+        }
+        let arn = self.machine_arn(name);
+        if let Some(existing) = self.machines.get(&arn) {
+            if existing.stored.definition == definition
+                && &existing.stored.substitutions == substitutions
+            {
+                return Ok(arn);
+            }
+            return Err(WorkflowError::StateMachineAlreadyExists(arn));
+        }
+        self.install_machine(arn.clone(), name, definition, substitutions)?;
+        Ok(arn)
+    }
+
+    /// UpdateStateMachine: replaces the definition; running executions continue on the new one.
+    pub fn update_state_machine(
+        &mut self,
+        arn: &str,
+        definition: &str,
+        substitutions: &BTreeMap<String, String>,
+    ) -> Result<(), WorkflowError> {
+        let name = self
+            .machines
+            .get(arn)
+            .map(|m| m.stored.name.clone())
+            .ok_or_else(|| WorkflowError::StateMachineDoesNotExist(arn.to_string()))?;
+        self.install_machine(arn.to_string(), &name, definition, substitutions)
+    }
+
+    fn install_machine(
+        &mut self,
+        arn: String,
+        name: &str,
+        definition: &str,
+        substitutions: &BTreeMap<String, String>,
+    ) -> Result<(), WorkflowError> {
+        let def = definition::load(definition, substitutions)?;
+        for (state, resource) in def.resources() {
+            if !self.has_integration(&resource) {
+                return Err(WorkflowError::UnknownResource { state, resource });
+            }
+        }
+        let stored = StoredStateMachine {
+            arn: arn.clone(),
+            name: name.to_string(),
+            definition: definition.to_string(),
+            substitutions: substitutions.clone(),
+            created_ms: self.clock.now_ms(),
+        };
+        self.pending_machines.push(stored.clone());
+        self.machines.insert(arn, Arc::new(LoadedMachine { stored, def }));
+        self.auto_flush()
+    }
+
+    /// The loaded definition of a state machine.
+    pub fn state_machine(&self, arn: &str) -> Option<&StateMachine> {
+        self.machines.get(arn).map(|m| &m.def)
+    }
+
+    // ----- executions -----
+
+    /// StartExecution. Idempotent by name: the same name and input while the execution runs
+    /// returns it again; anything else with a used name is `ExecutionAlreadyExists`.
+    pub fn start_execution(
+        &mut self,
+        state_machine_arn: &str,
+        name: Option<&str>,
+        input: &str,
+    ) -> Result<StartedExecution, WorkflowError> {
+        if input.len() > MAX_OUTPUT_BYTES {
+            return Err(WorkflowError::InvalidExecutionInput(
+                "input is larger than 256 KiB".into(),
+            ));
+        }
+        let input: Value = serde_json::from_str(input)
+            .map_err(|e| WorkflowError::InvalidExecutionInput(e.to_string()))?;
+        self.start_execution_value(state_machine_arn, name, input)
+    }
+
+    /// StartExecution with an already parsed input.
+    pub fn start_execution_value(
+        &mut self,
+        state_machine_arn: &str,
+        name: Option<&str>,
+        input: Value,
+    ) -> Result<StartedExecution, WorkflowError> {
+        let machine = self
+            .machines
+            .get(state_machine_arn)
+            .cloned()
+            .ok_or_else(|| WorkflowError::StateMachineDoesNotExist(state_machine_arn.into()))?;
+        let name = match name {
+            Some(n) => n.to_string(),
+            None => intrinsics::uuid_v4(self.rng.as_mut()),
+        };
+        if !valid_name(&name) {
+            return Err(WorkflowError::InvalidName(name));
+        }
+        let arn = format!(
+            "arn:aws:states:{}:{}:execution:{}:{}",
+            self.config.region, self.config.account, machine.stored.name, name
+        );
+        let existing = match self.execs.get(&arn) {
+            Some(e) => Some(e.record.clone()),
+            None => self.store.load_execution(&arn)?,
+        };
+        if let Some(rec) = existing {
+            if rec.status == ExecutionStatus::Running && rec.input == input {
+                return Ok(StartedExecution {
+                    execution_arn: arn,
+                    start_ms: rec.start_ms,
+                    already_running: true,
+                });
+            }
+            return Err(WorkflowError::ExecutionAlreadyExists(arn));
+        }
+        let now = self.clock.now_ms();
+        let root = Thread {
+            id: 0,
+            parent: None,
+            scope: Vec::new(),
+            state: machine.def.start_at.clone(),
+            input: input.clone(),
+            entered_ms: now,
+            last_event: 0,
+            phase: Phase::Enter,
+            retry_counts: Vec::new(),
+            retry_total: 0,
+        };
+        let mut exec = Exec {
+            record: ExecutionRecord {
+                execution_arn: arn.clone(),
+                state_machine_arn: state_machine_arn.to_string(),
+                name: name.clone(),
+                status: ExecutionStatus::Running,
+                input: input.clone(),
+                output: None,
+                error: None,
+                cause: None,
+                start_ms: now,
+                stop_ms: None,
+                deadline_ms: machine
+                    .def
+                    .timeout_seconds
+                    .map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX / 2000) * 1000)),
+                transitions: 0,
+                next_event_id: 0,
+                token_seq: 0,
+                next_thread: 1,
+                threads: BTreeMap::from([(0, root)]),
+                retired_tokens: VecDeque::new(),
+            },
+            unflushed: Vec::new(),
+        };
+        let details = json!({
+            "input": input.to_string(),
+            "inputDetails": not_truncated(),
+            "roleArn": self.config.role_arn,
+            "stateMachineArn": state_machine_arn,
+        });
+        let id = push_event(&mut exec, 0, now, "ExecutionStarted", "executionStartedEventDetails", details);
+        if let Some(t) = exec.record.threads.get_mut(&0) {
+            t.last_event = id;
+        }
+        self.execs.insert(arn.clone(), exec);
+        self.dirty.insert(arn.clone());
+        self.schedule(&arn);
+        self.mark_ready(&arn);
+        self.auto_flush()?;
+        Ok(StartedExecution {
+            execution_arn: arn,
+            start_ms: now,
+            already_running: false,
+        })
+    }
+
+    /// DescribeExecution.
+    pub fn describe_execution(
+        &mut self,
+        execution_arn: &str,
+    ) -> Result<ExecutionDescription, WorkflowError> {
+        let rec = match self.execs.get(execution_arn) {
+            Some(e) => e.record.clone(),
+            None => self
+                .store
+                .load_execution(execution_arn)?
+                .ok_or_else(|| WorkflowError::ExecutionDoesNotExist(execution_arn.into()))?,
+        };
+        Ok(ExecutionDescription {
+            execution_arn: rec.execution_arn,
+            state_machine_arn: rec.state_machine_arn,
+            name: rec.name,
+            status: rec.status,
+            input: rec.input,
+            output: rec.output,
+            error: rec.error,
+            cause: rec.cause,
+            start_ms: rec.start_ms,
+            stop_ms: rec.stop_ms,
+            transitions: rec.transitions,
+        })
+    }
+
+    /// GetExecutionHistory: every event so far, oldest first.
+    pub fn get_execution_history(
+        &mut self,
+        execution_arn: &str,
+    ) -> Result<Vec<HistoryEvent>, WorkflowError> {
+        let mut events = self.store.load_history(execution_arn)?;
+        match self.execs.get(execution_arn) {
+            Some(e) => events.extend(e.unflushed.iter().cloned()),
+            None => {
+                if events.is_empty() && self.store.load_execution(execution_arn)?.is_none() {
+                    return Err(WorkflowError::ExecutionDoesNotExist(execution_arn.into()));
+                }
+            }
+        }
+        Ok(events)
+    }
+
+    /// Executions held in memory (running ones and, unless evicted, finished ones).
+    pub fn executions_in_memory(&self) -> Vec<(String, ExecutionStatus)> {
+        let mut v: Vec<_> = self
+            .execs
+            .values()
+            .map(|e| (e.record.execution_arn.clone(), e.record.status))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// The tokens an execution is waiting on, with the state that waits (for tools and tests).
+    pub fn pending_tasks(&self, execution_arn: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(e) = self.execs.get(execution_arn) {
+            for t in e.record.threads.values() {
+                if let Phase::Task(w) = &t.phase
+                    && w.outcome.is_none()
+                {
+                    out.push((t.state.clone(), w.token.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// StopExecution: the execution ends ABORTED; its tokens stop being valid.
+    pub fn stop_execution(
+        &mut self,
+        execution_arn: &str,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> Result<i64, WorkflowError> {
+        let now = self.clock.now_ms();
+        let ex = self
+            .execs
+            .get_mut(execution_arn)
+            .ok_or_else(|| WorkflowError::ExecutionDoesNotExist(execution_arn.into()))?;
+        if ex.record.status != ExecutionStatus::Running {
+            return Ok(ex.record.stop_ms.unwrap_or(now));
+        }
+        let mut d = Map::new();
+        if let Some(e) = error {
+            d.insert("error".into(), e.into());
+        }
+        if let Some(c) = cause {
+            d.insert("cause".into(), c.into());
+        }
+        let prev = ex.record.next_event_id;
+        push_event(ex, prev, now, "ExecutionAborted", "executionAbortedEventDetails", Value::Object(d));
+        ex.record.error = error.map(str::to_string);
+        ex.record.cause = cause.map(str::to_string);
+        close(ex, ExecutionStatus::Aborted, now, RetiredReason::Aborted);
+        self.dirty.insert(execution_arn.to_string());
+        self.schedule(execution_arn);
+        self.auto_flush()?;
+        Ok(now)
+    }
+
+    // ----- callbacks -----
+
+    fn decode_token(token: &str) -> Result<String, WorkflowError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(WorkflowError::InvalidToken(
+                "a task token is 1 to 2048 characters".into(),
+            ));
+        }
+        let mut parts = token.split('.');
+        let (Some(arn), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(WorkflowError::InvalidToken("malformed task token".into()));
+        };
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(arn)
+            .map_err(|_| WorkflowError::InvalidToken("malformed task token".into()))?;
+        String::from_utf8(bytes).map_err(|_| WorkflowError::InvalidToken("malformed task token".into()))
+    }
+
+    fn new_token(&mut self, rec: &mut ExecutionRecord) -> String {
+        rec.token_seq += 1;
+        let r = self.rng.next_u64();
+        format!(
+            "{}.{:x}.{:016x}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rec.execution_arn.as_bytes()),
+            rec.token_seq,
+            r
+        )
+    }
+
+    /// Finds the waiting task for a token, or the AWS error for a stale one.
+    fn locate(&mut self, token: &str) -> Result<(String, u32), WorkflowError> {
+        let arn = Self::decode_token(token)?;
+        let stale = |rec: &ExecutionRecord| -> WorkflowError {
+            match rec.retired_tokens.iter().find(|(t, _)| t == token) {
+                Some((_, RetiredReason::TimedOut)) => WorkflowError::TaskTimedOut(
+                    "the task for this token has timed out".into(),
+                ),
+                _ => WorkflowError::TaskDoesNotExist(
+                    "no task is waiting for this token".into(),
+                ),
+            }
+        };
+        match self.execs.get(&arn) {
+            Some(ex) => {
+                for t in ex.record.threads.values() {
+                    if let Phase::Task(w) = &t.phase
+                        && w.token == token
+                        && w.outcome.is_none()
+                    {
+                        return Ok((arn, t.id));
+                    }
+                }
+                Err(stale(&ex.record))
+            }
+            None => match self.store.load_execution(&arn)? {
+                Some(rec) => Err(stale(&rec)),
+                None => Err(WorkflowError::TaskDoesNotExist(
+                    "no task is waiting for this token".into(),
+                )),
+            },
+        }
+    }
+
+    fn complete(&mut self, token: &str, outcome: Result<Value, Failure>) -> Result<(), WorkflowError> {
+        let (arn, tid) = self.locate(token)?;
+        if let Some(ex) = self.execs.get_mut(&arn)
+            && let Some(t) = ex.record.threads.get_mut(&tid)
+            && let Phase::Task(w) = &mut t.phase
+        {
+            w.outcome = Some(outcome);
+        }
+        self.dirty.insert(arn.clone());
+        self.mark_ready(&arn);
+        self.auto_flush()
+    }
+
+    /// SendTaskSuccess. The execution continues on the next `run`.
+    pub fn send_task_success(&mut self, token: &str, output: &str) -> Result<(), WorkflowError> {
+        if output.len() > MAX_OUTPUT_BYTES {
+            return Err(WorkflowError::InvalidOutput("output is larger than 256 KiB".into()));
+        }
+        let v: Value = serde_json::from_str(output)
+            .map_err(|e| WorkflowError::InvalidOutput(format!("output is not JSON: {e}")))?;
+        self.complete(token, Ok(v))
+    }
+
+    /// SendTaskFailure. The error is matched by the state's Retry and Catch.
+    pub fn send_task_failure(
+        &mut self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), WorkflowError> {
+        if error.chars().count() > MAX_ERROR_CHARS {
+            return Err(WorkflowError::Validation("error is longer than 256 characters".into()));
+        }
+        if cause.chars().count() > MAX_CAUSE_CHARS {
+            return Err(WorkflowError::Validation("cause is longer than 32768 characters".into()));
+        }
+        self.complete(token, Err(Failure::new(error, cause)))
+    }
+
+    /// SendTaskHeartbeat: restarts the task's heartbeat timer.
+    pub fn send_task_heartbeat(&mut self, token: &str) -> Result<(), WorkflowError> {
+        let (arn, tid) = self.locate(token)?;
+        let now = self.clock.now_ms();
+        if let Some(ex) = self.execs.get_mut(&arn)
+            && let Some(t) = ex.record.threads.get_mut(&tid)
+            && let Phase::Task(w) = &mut t.phase
+            && let Some(h) = w.heartbeat_seconds
+        {
+            w.heartbeat_at = Some(now.saturating_add(secs_to_ms(h)));
+        }
+        self.dirty.insert(arn.clone());
+        self.schedule(&arn);
+        self.auto_flush()
+    }
+
+    // ----- driving -----
+
+    /// When the earliest timer is due, if any.
+    pub fn next_wakeup(&self) -> Option<i64> {
+        self.wakeups.iter().next().map(|(t, _)| *t)
+    }
+
+    /// True when some execution can make progress right now without time passing.
+    pub fn has_ready_work(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Runs everything that is runnable at the clock's now: new executions, delivered
+    /// callbacks and due timers. Returns what happened and the next wake-up time.
+    pub fn run(&mut self) -> Result<RunReport, WorkflowError> {
+        let now = self.clock.now_ms();
+        while let Some((t, arn)) = self.wakeups.iter().next().cloned() {
+            if t > now {
+                break;
+            }
+            self.wakeups.remove(&(t, arn.clone()));
+            self.wake_of.remove(&arn);
+            self.mark_ready(&arn);
+        }
+        let mut report = RunReport {
+            now_ms: now,
+            ..RunReport::default()
+        };
+        while let Some(arn) = self.ready.pop_front() {
+            self.ready_set.remove(&arn);
+            let Some(mut ex) = self.execs.remove(&arn) else {
+                continue;
+            };
+            let was_running = ex.record.status == ExecutionStatus::Running;
+            if was_running {
+                match self.machines.get(&ex.record.state_machine_arn).cloned() {
+                    Some(m) => self.advance(&mut ex, &m.def, now),
+                    None => {
+                        let prev = ex.record.next_event_id;
+                        push_event(&mut ex, prev, now, "ExecutionFailed", "executionFailedEventDetails",
+                            json!({"error": names::RUNTIME, "cause": "the state machine no longer exists"}));
+                        ex.record.error = Some(names::RUNTIME.into());
+                        ex.record.cause = Some("the state machine no longer exists".into());
+                        close(&mut ex, ExecutionStatus::Failed, now, RetiredReason::Aborted);
+                    }
+                }
+                report.advanced += 1;
+                if ex.record.status != ExecutionStatus::Running {
+                    report.finished.push(arn.clone());
+                }
+            }
+            self.execs.insert(arn.clone(), ex);
+            self.dirty.insert(arn.clone());
+            self.schedule(&arn);
+        }
+        self.auto_flush()?;
+        report.next_wakeup_ms = self.next_wakeup();
+        Ok(report)
+    }
+
+    /// Writes every change since the last flush to the store in one batch.
+    pub fn flush(&mut self) -> Result<(), WorkflowError> {
+        let mut batch = WriteBatch {
+            state_machines: self.pending_machines.clone(),
+            ..WriteBatch::default()
+        };
+        for arn in &self.dirty {
+            if let Some(ex) = self.execs.get(arn) {
+                batch.executions.push(ex.record.clone());
+                if !ex.unflushed.is_empty() {
+                    batch.history.push((arn.clone(), ex.unflushed.clone()));
+                }
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.store.write(batch)?;
+        self.pending_machines.clear();
+        let dirty = std::mem::take(&mut self.dirty);
+        for arn in dirty {
+            let evict = match self.execs.get_mut(&arn) {
+                Some(ex) => {
+                    ex.unflushed.clear();
+                    self.config.evict_finished && ex.record.status != ExecutionStatus::Running
+                }
+                None => false,
+            };
+            if evict {
+                self.execs.remove(&arn);
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands back the store (e.g. to build a new engine over it, as after a restart).
+    pub fn into_store(self) -> Box<dyn ExecutionStore> {
+        self.store
+    }
+
+    fn auto_flush(&mut self) -> Result<(), WorkflowError> {
+        if self.config.auto_flush {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    fn mark_ready(&mut self, arn: &str) {
+        if self.ready_set.insert(arn.to_string()) {
+            self.ready.push_back(arn.to_string());
+        }
+    }
+
+    fn schedule(&mut self, arn: &str) {
+        if let Some(old) = self.wake_of.remove(arn) {
+            self.wakeups.remove(&(old, arn.to_string()));
+        }
+        let Some(ex) = self.execs.get(arn) else {
+            return;
+        };
+        if ex.record.status != ExecutionStatus::Running {
+            return;
+        }
+        let mut next = ex.record.deadline_ms;
+        let mut consider = |t: Option<i64>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: i64| n.min(t)));
+            }
+        };
+        for th in ex.record.threads.values() {
+            match &th.phase {
+                Phase::Task(w) if w.outcome.is_none() => {
+                    consider(w.timeout_at);
+                    consider(w.heartbeat_at);
+                }
+                Phase::Backoff { until } | Phase::Wait { until, .. } => consider(Some(*until)),
+                _ => {}
+            }
+        }
+        if let Some(t) = next {
+            self.wakeups.insert((t, arn.to_string()));
+            self.wake_of.insert(arn.to_string(), t);
+        }
+    }
+
+    // ----- the interpreter proper -----
+
+    fn advance(&mut self, ex: &mut Exec, root: &StateMachine, now: i64) {
+        loop {
+            if ex.record.status != ExecutionStatus::Running {
+                return;
+            }
+            if let Some(d) = ex.record.deadline_ms
+                && now >= d
+            {
+                let prev = last_event(ex);
+                push_event(ex, prev, now, "ExecutionTimedOut", "executionTimedOutEventDetails",
+                    json!({"error": names::TIMEOUT, "cause": "The execution timed out (TimeoutSeconds)."}));
+                ex.record.error = Some(names::TIMEOUT.into());
+                ex.record.cause = Some("The execution timed out (TimeoutSeconds).".into());
+                close(ex, ExecutionStatus::TimedOut, now, RetiredReason::TimedOut);
+                return;
+            }
+            if ex.record.next_event_id > self.config.max_history_events {
+                let cause = format!(
+                    "The execution reached the limit of {} history events.",
+                    self.config.max_history_events
+                );
+                let prev = last_event(ex);
+                push_event(ex, prev, now, "ExecutionFailed", "executionFailedEventDetails",
+                    json!({"error": names::RUNTIME, "cause": cause}));
+                ex.record.error = Some(names::RUNTIME.into());
+                ex.record.cause = Some(cause);
+                close(ex, ExecutionStatus::Failed, now, RetiredReason::Aborted);
+                return;
+            }
+            let ids: Vec<u32> = ex.record.threads.keys().copied().collect();
+            let mut progressed = false;
+            for tid in ids {
+                if self.step(ex, root, tid, now) {
+                    progressed = true;
+                }
+                if ex.record.status != ExecutionStatus::Running {
+                    return;
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// One step of one thread; true if anything changed.
+    fn step(&mut self, ex: &mut Exec, root: &StateMachine, tid: u32, now: i64) -> bool {
+        let Some(mut th) = ex.record.threads.remove(&tid) else {
+            return false;
+        };
+        let progressed = self.step_thread(ex, root, &mut th, now);
+        // A finished top-level thread ends the execution.
+        if th.parent.is_none()
+            && let Phase::Done(result) = &th.phase
+        {
+            let result = result.clone();
+            ex.record.threads.insert(tid, th);
+            finish_execution(ex, result, now);
+            return true;
+        }
+        ex.record.threads.insert(tid, th);
+        progressed
+    }
+
+    fn step_thread(&mut self, ex: &mut Exec, root: &StateMachine, th: &mut Thread, now: i64) -> bool {
+        let Some(machine) = resolve_scope(root, &th.scope) else {
+            fail_thread(th, Failure::runtime("the thread's branch is not in the definition"));
+            return true;
+        };
+        let Some(st) = machine.states.get(&th.state) else {
+            let f = Failure::runtime(format!("state '{}' is not in the definition", th.state));
+            fail_thread(th, f);
+            return true;
+        };
+        match &mut th.phase {
+            Phase::Enter => {
+                self.enter(ex, th, st, now);
+                true
+            }
+            Phase::Task(w) => {
+                if let Some(outcome) = w.outcome.take() {
+                    let w = w.clone();
+                    retire(&mut ex.record, &w.token, RetiredReason::Completed);
+                    let (rtype, rname) = resource_parts(&w.resource);
+                    match outcome {
+                        Ok(v) => {
+                            emit(ex, th, now, "TaskSucceeded", "taskSucceededEventDetails", json!({
+                                "resourceType": rtype, "resource": rname,
+                                "output": v.to_string(), "outputDetails": not_truncated()}));
+                            self.finish_result(ex, th, st, v, now);
+                        }
+                        Err(f) => {
+                            let mut d = json!({"resourceType": rtype, "resource": rname, "error": f.error});
+                            if let Some(c) = &f.cause {
+                                d["cause"] = c.clone().into();
+                            }
+                            emit(ex, th, now, "TaskFailed", "taskFailedEventDetails", d);
+                            self.handle_error(ex, th, st, f, now);
+                        }
+                    }
+                    return true;
+                }
+                let timed_out = w.timeout_at.is_some_and(|t| now >= t);
+                let heartbeat_lost = w.heartbeat_at.is_some_and(|t| now >= t);
+                if !timed_out && !heartbeat_lost {
+                    return false;
+                }
+                let w = w.clone();
+                retire(&mut ex.record, &w.token, RetiredReason::TimedOut);
+                let error = if timed_out { names::TIMEOUT } else { names::HEARTBEAT_TIMEOUT };
+                let (rtype, rname) = resource_parts(&w.resource);
+                emit(ex, th, now, "TaskTimedOut", "taskTimedOutEventDetails",
+                    json!({"resourceType": rtype, "resource": rname, "error": error}));
+                self.handle_error(ex, th, st, Failure { error: error.into(), cause: None }, now);
+                true
+            }
+            Phase::Backoff { until } => {
+                if now < *until {
+                    return false;
+                }
+                ex.record.transitions += 1;
+                match &st.kind {
+                    StateKind::Task(_) => self.start_task(ex, th, st, now),
+                    StateKind::Parallel { .. } | StateKind::Map(_) => self.start_children(ex, th, st, now),
+                    _ => fail_thread(th, Failure::runtime("only Task, Parallel and Map states retry")),
+                }
+                true
+            }
+            Phase::Wait { until, output } => {
+                if now < *until {
+                    return false;
+                }
+                let output = output.clone();
+                self.exit(ex, th, st, output, st.next.clone(), now);
+                true
+            }
+            Phase::Children(_) => self.step_children(ex, th, st, now),
+            Phase::Done(_) => false,
+        }
+    }
+
+    fn context(&self, ex: &Exec, th: &Thread, token: Option<&str>, item: Option<(usize, &Value)>) -> Value {
+        let machine_name = self
+            .machines
+            .get(&ex.record.state_machine_arn)
+            .map(|m| m.stored.name.clone())
+            .unwrap_or_default();
+        let mut ctx = json!({
+            "Execution": {
+                "Id": ex.record.execution_arn,
+                "Input": ex.record.input,
+                "Name": ex.record.name,
+                "RoleArn": self.config.role_arn,
+                "StartTime": format_timestamp(ex.record.start_ms),
+                "RedriveCount": 0,
+            },
+            "State": {
+                "EnteredTime": format_timestamp(th.entered_ms),
+                "Name": th.state,
+                "RetryCount": th.retry_total,
+            },
+            "StateMachine": {
+                "Id": ex.record.state_machine_arn,
+                "Name": machine_name,
+            },
+        });
+        if let Some(t) = token {
+            ctx["Task"] = json!({ "Token": t });
+        }
+        if let Some((i, v)) = item {
+            ctx["Map"] = json!({ "Item": { "Index": i, "Value": v } });
+        }
+        ctx
+    }
+
+    fn enter(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, now: i64) {
+        th.entered_ms = now;
+        th.retry_counts = vec![0; st.retry.len()];
+        th.retry_total = 0;
+        ex.record.transitions += 1;
+        emit(ex, th, now, &format!("{}StateEntered", st.type_name()), "stateEnteredEventDetails",
+            json!({"name": st.name, "input": th.input.to_string(), "inputDetails": not_truncated()}));
+        let result = match &st.kind {
+            StateKind::Pass { result } => self.run_pass(ex, th, st, result.as_ref()),
+            StateKind::Task(_) => {
+                self.start_task(ex, th, st, now);
+                return;
+            }
+            StateKind::Parallel { .. } | StateKind::Map(_) => {
+                self.start_children(ex, th, st, now);
+                return;
+            }
+            StateKind::Choice { choices, default } => {
+                let ctx = self.context(ex, th, None, None);
+                (|| {
+                    let effective = st.input_path.select_input(&th.input, "InputPath")?;
+                    let mut next = None;
+                    for rule in choices {
+                        if choice::evaluate(&rule.condition, &effective, &ctx)? {
+                            next = Some(rule.next.clone());
+                            break;
+                        }
+                    }
+                    let next = next.or_else(|| default.clone()).ok_or_else(|| {
+                        Failure::new(names::NO_CHOICE_MATCHED, format!(
+                            "No Choice Rules matched and no Default was specified in state '{}'", st.name))
+                    })?;
+                    let output = st.output_path.select_input(&effective, "OutputPath")?;
+                    Ok((output, Some(next)))
+                })()
+            }
+            StateKind::Wait(spec) => {
+                let r = (|| {
+                    let effective = st.input_path.select_input(&th.input, "InputPath")?;
+                    let until = wait_until(spec, &effective, now)?;
+                    let output = st.output_path.select_input(&effective, "OutputPath")?;
+                    Ok((until, output))
+                })();
+                match r {
+                    Ok((until, output)) => {
+                        if until <= now {
+                            self.exit(ex, th, st, output, st.next.clone(), now);
+                        } else {
+                            th.phase = Phase::Wait { until, output };
+                        }
+                    }
+                    Err(f) => self.handle_error(ex, th, st, f, now),
+                }
+                return;
+            }
+            StateKind::Succeed => (|| {
+                let effective = st.input_path.select_input(&th.input, "InputPath")?;
+                Ok((st.output_path.select_input(&effective, "OutputPath")?, None))
+            })(),
+            StateKind::Fail { error, cause } => {
+                let ctx = self.context(ex, th, None, None);
+                let r = (|| {
+                    let error = resolve_text(error.as_ref(), &th.input, &ctx, self.rng.as_mut(), "ErrorPath")?;
+                    let cause = resolve_text(cause.as_ref(), &th.input, &ctx, self.rng.as_mut(), "CausePath")?;
+                    Ok::<_, Failure>(Failure { error: error.unwrap_or_default(), cause })
+                })();
+                match r {
+                    Ok(f) | Err(f) => fail_thread(th, f),
+                }
+                return;
+            }
+        };
+        match result {
+            Ok((output, next)) => self.exit(ex, th, st, output, next, now),
+            Err(f) => self.handle_error(ex, th, st, f, now),
+        }
+    }
+
+    fn run_pass(&mut self, ex: &Exec, th: &Thread, st: &State, result: Option<&Value>) -> Result<(Value, Option<String>), Failure> {
+        let effective = st.input_path.select_input(&th.input, "InputPath")?;
+        let effective = match &st.parameters {
+            Some(t) => {
+                let ctx = self.context(ex, th, None, None);
+                path::apply_template(t, &TemplateScope { input: &effective, context: &ctx }, self.rng.as_mut())?
+            }
+            None => effective,
+        };
+        let res = result.cloned().unwrap_or(effective);
+        let merged = st.result_path.merge_result(&th.input, res)?;
+        let output = st.output_path.select_input(&merged, "OutputPath")?;
+        Ok((output, st.next.clone()))
+    }
+
+    fn exit(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, output: Value, next: Option<String>, now: i64) {
+        // Fail states never exit; Succeed and the others do.
+        emit(ex, th, now, &format!("{}StateExited", st.type_name()), "stateExitedEventDetails",
+            json!({"name": st.name, "output": output.to_string(), "outputDetails": not_truncated()}));
+        match next {
+            Some(n) if !st.end => {
+                th.state = n;
+                th.input = output;
+                th.phase = Phase::Enter;
+            }
+            _ => th.phase = Phase::Done(Ok(output)),
+        }
+    }
+
+    /// ResultSelector, ResultPath and OutputPath over a result, then on to the next state.
+    fn finish_result(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, result: Value, now: i64) {
+        let r = (|| {
+            let selected = match &st.result_selector {
+                Some(t) => {
+                    let ctx = self.context(ex, th, None, None);
+                    path::apply_template(t, &TemplateScope { input: &result, context: &ctx }, self.rng.as_mut())?
+                }
+                None => result,
+            };
+            let merged = st.result_path.merge_result(&th.input, selected)?;
+            st.output_path.select_input(&merged, "OutputPath")
+        })();
+        match r {
+            Ok(output) => self.exit(ex, th, st, output, st.next.clone(), now),
+            Err(f) => self.handle_error(ex, th, st, f, now),
+        }
+    }
+
+    /// Retry, then Catch, then fail the thread.
+    fn handle_error(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, failure: Failure, now: i64) {
+        if let Some(idx) = st
+            .retry
+            .iter()
+            .position(|r| r.error_equals.iter().any(|p| error_matches(p, &failure.error)))
+            && let Some(r) = st.retry.get(idx)
+        {
+            let count = th.retry_counts.get(idx).copied().unwrap_or(0);
+            if count < r.max_attempts {
+                if let Some(c) = th.retry_counts.get_mut(idx) {
+                    *c += 1;
+                }
+                th.retry_total += 1;
+                let mut delay = r.interval_seconds as f64 * r.backoff_rate.powi(i32::try_from(count).unwrap_or(i32::MAX));
+                if let Some(max) = r.max_delay_seconds {
+                    delay = delay.min(max as f64);
+                }
+                delay = delay.min(99_999_999.0);
+                if r.jitter == Jitter::Full {
+                    delay *= intrinsics::unit_f64(self.rng.as_mut());
+                }
+                let until = now.saturating_add((delay * 1000.0).round() as i64);
+                th.phase = Phase::Backoff { until };
+                return;
+            }
+        }
+        if let Some(c) = st
+            .catch
+            .iter()
+            .find(|c| c.error_equals.iter().any(|p| error_matches(p, &failure.error)))
+        {
+            match c.result_path.merge_result(&th.input, failure.to_catch_output()) {
+                Ok(output) => {
+                    emit(ex, th, now, &format!("{}StateExited", st.type_name()), "stateExitedEventDetails",
+                        json!({"name": st.name, "output": output.to_string(), "outputDetails": not_truncated()}));
+                    th.state = c.next.clone();
+                    th.input = output;
+                    th.phase = Phase::Enter;
+                }
+                Err(f) => fail_thread(th, f),
+            }
+            return;
+        }
+        fail_thread(th, failure);
+    }
+
+    fn start_task(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, now: i64) {
+        let StateKind::Task(spec) = &st.kind else {
+            return;
+        };
+        let token = self.new_token(&mut ex.record);
+        let prepared = (|| {
+            let effective = st.input_path.select_input(&th.input, "InputPath")?;
+            let ctx = self.context(ex, th, Some(&token), None);
+            let params = match &st.parameters {
+                Some(t) => path::apply_template(t, &TemplateScope { input: &effective, context: &ctx }, self.rng.as_mut())?,
+                None => effective.clone(),
+            };
+            let timeout = resolve_seconds(spec.timeout.as_ref(), &effective, "TimeoutSecondsPath")?;
+            let heartbeat = resolve_seconds(spec.heartbeat.as_ref(), &effective, "HeartbeatSecondsPath")?;
+            Ok::<_, Failure>((params, timeout, heartbeat))
+        })();
+        let (params, timeout, heartbeat) = match prepared {
+            Ok(p) => p,
+            Err(f) => {
+                self.handle_error(ex, th, st, f, now);
+                return;
+            }
+        };
+        let (rtype, rname) = resource_parts(&spec.resource);
+        let mut sched = json!({
+            "resourceType": rtype, "resource": rname, "region": self.config.region,
+            "parameters": params.to_string(),
+        });
+        if let Some(t) = timeout {
+            sched["timeoutInSeconds"] = t.into();
+        }
+        if let Some(h) = heartbeat {
+            sched["heartbeatInSeconds"] = h.into();
+        }
+        emit(ex, th, now, "TaskScheduled", "taskScheduledEventDetails", sched);
+        emit(ex, th, now, "TaskStarted", "taskStartedEventDetails", json!({"resourceType": rtype, "resource": rname}));
+        let (base, pattern) = split_resource(&spec.resource);
+        let request = TaskRequest {
+            execution_arn: &ex.record.execution_arn,
+            state_name: &st.name,
+            resource: &spec.resource,
+            base_resource: base,
+            pattern,
+            parameters: &params,
+            task_token: &token,
+            retry_count: th.retry_total,
+            now_ms: now,
+        };
+        let integration = match self.integrations.get_mut(base) {
+            Some(i) => Some(i),
+            None => self.fallback.as_mut(),
+        };
+        let outcome = match integration {
+            Some(i) => i.invoke(&request),
+            None => {
+                let f = Failure::runtime(format!(
+                    "state '{}': no task integration is registered for resource '{}'",
+                    st.name, spec.resource
+                ));
+                emit(ex, th, now, "TaskFailed", "taskFailedEventDetails",
+                    json!({"resourceType": rtype, "resource": rname, "error": f.error, "cause": f.cause}));
+                fail_thread(th, f);
+                return;
+            }
+        };
+        match outcome {
+            Err(e) => {
+                emit(ex, th, now, "TaskFailed", "taskFailedEventDetails",
+                    json!({"resourceType": rtype, "resource": rname, "error": e.error, "cause": e.cause}));
+                self.handle_error(ex, th, st, e.into(), now);
+            }
+            Ok(TaskOutcome::Completed(v)) if pattern != IntegrationPattern::WaitForTaskToken => {
+                emit(ex, th, now, "TaskSucceeded", "taskSucceededEventDetails", json!({
+                    "resourceType": rtype, "resource": rname,
+                    "output": v.to_string(), "outputDetails": not_truncated()}));
+                self.finish_result(ex, th, st, v, now);
+            }
+            Ok(TaskOutcome::Completed(v)) | Ok(TaskOutcome::Pending(v)) => {
+                if pattern == IntegrationPattern::WaitForTaskToken {
+                    emit(ex, th, now, "TaskSubmitted", "taskSubmittedEventDetails", json!({
+                        "resourceType": rtype, "resource": rname,
+                        "output": v.to_string(), "outputDetails": not_truncated()}));
+                }
+                th.phase = Phase::Task(TaskWait {
+                    token,
+                    resource: spec.resource.clone(),
+                    timeout_at: timeout.map(|s| now.saturating_add(secs_to_ms(s))),
+                    heartbeat_at: heartbeat.map(|s| now.saturating_add(secs_to_ms(s))),
+                    heartbeat_seconds: heartbeat,
+                    outcome: None,
+                });
+            }
+        }
+    }
+
+    fn start_children(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, now: i64) {
+        let prepared = (|| {
+            let effective = st.input_path.select_input(&th.input, "InputPath")?;
+            match &st.kind {
+                StateKind::Parallel { branches } => {
+                    let effective = match &st.parameters {
+                        Some(t) => {
+                            let ctx = self.context(ex, th, None, None);
+                            path::apply_template(t, &TemplateScope { input: &effective, context: &ctx }, self.rng.as_mut())?
+                        }
+                        None => effective,
+                    };
+                    let n = branches.len();
+                    Ok(Children { effective, slots: vec![Slot::Pending; n], items: None, next_item: 0, max_concurrency: n })
+                }
+                StateKind::Map(spec) => {
+                    let items = spec.items_path.select_input(&effective, "ItemsPath")?;
+                    let Value::Array(items) = items else {
+                        return Err(Failure::runtime(format!(
+                            "state '{}': the ItemsPath does not select an array", st.name)));
+                    };
+                    let mc = match resolve_seconds(spec.max_concurrency.as_ref(), &effective, "MaxConcurrencyPath")? {
+                        None | Some(0) => usize::MAX,
+                        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                    };
+                    Ok(Children { effective, slots: vec![Slot::Pending; items.len()], items: Some(items), next_item: 0, max_concurrency: mc })
+                }
+                _ => Err(Failure::runtime("not a Parallel or Map state")),
+            }
+        })();
+        let children = match prepared {
+            Ok(c) => c,
+            Err(f) => {
+                self.handle_error(ex, th, st, f, now);
+                return;
+            }
+        };
+        match &children.items {
+            None => emit(ex, th, now, "ParallelStateStarted", "", Value::Null),
+            Some(items) => emit(ex, th, now, "MapStateStarted", "mapStateStartedEventDetails", json!({"length": items.len()})),
+        }
+        th.phase = Phase::Children(children);
+        self.step_children(ex, th, st, now);
+    }
+
+    fn spawn(&mut self, ex: &mut Exec, parent: &Thread, st: &State, branch: usize, start_at: &str, input: Value, now: i64) -> u32 {
+        let id = ex.record.next_thread;
+        ex.record.next_thread += 1;
+        let mut scope = parent.scope.clone();
+        scope.push((st.name.clone(), branch));
+        let child = Thread {
+            id,
+            parent: Some(parent.id),
+            scope,
+            state: start_at.to_string(),
+            input,
+            entered_ms: now,
+            last_event: parent.last_event,
+            phase: Phase::Enter,
+            retry_counts: Vec::new(),
+            retry_total: 0,
+        };
+        ex.record.threads.insert(id, child);
+        id
+    }
+
+    fn step_children(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, now: i64) -> bool {
+        let Phase::Children(mut ch) = std::mem::replace(&mut th.phase, Phase::Enter) else {
+            return false;
+        };
+        let is_map = ch.items.is_some();
+        let mut progressed = false;
+        let mut failure: Option<Failure> = None;
+        // Collect finished children.
+        for (i, slot) in ch.slots.iter_mut().enumerate() {
+            let Slot::Running(cid) = slot else { continue };
+            let cid = *cid;
+            let done = match ex.record.threads.get(&cid).map(|c| &c.phase) {
+                Some(Phase::Done(r)) => r.clone(),
+                Some(_) => continue,
+                None => Err(Failure::runtime("a branch thread went missing")),
+            };
+            if let Some(c) = ex.record.threads.remove(&cid) {
+                th.last_event = th.last_event.max(c.last_event);
+            }
+            progressed = true;
+            match done {
+                Ok(v) => {
+                    if is_map {
+                        emit(ex, th, now, "MapIterationSucceeded", "mapIterationSucceededEventDetails", json!({"name": st.name, "index": i}));
+                    }
+                    *slot = Slot::Done(v);
+                }
+                Err(f) => {
+                    if is_map {
+                        emit(ex, th, now, "MapIterationFailed", "mapIterationFailedEventDetails", json!({"name": st.name, "index": i}));
+                    }
+                    *slot = Slot::Pending;
+                    if failure.is_none() {
+                        failure = Some(f);
+                    }
+                }
+            }
+        }
+        if let Some(f) = failure {
+            // One failed branch or iteration fails the whole state; stop the others.
+            for slot in &ch.slots {
+                if let Slot::Running(cid) = slot {
+                    abort_thread_tree(&mut ex.record, *cid);
+                }
+            }
+            let (ty, key) = if is_map { ("MapStateFailed", "") } else { ("ParallelStateFailed", "") };
+            emit(ex, th, now, ty, key, Value::Null);
+            self.handle_error(ex, th, st, f, now);
+            return true;
+        }
+        // Start what may start.
+        let running = ch.slots.iter().filter(|s| matches!(s, Slot::Running(_))).count();
+        let mut budget = ch.max_concurrency.saturating_sub(running);
+        while budget > 0 && ch.next_item < ch.slots.len() {
+            let i = ch.next_item;
+            ch.next_item += 1;
+            budget -= 1;
+            progressed = true;
+            match &st.kind {
+                StateKind::Parallel { branches } => {
+                    if let Some(b) = branches.get(i) {
+                        let id = self.spawn(ex, th, st, i, &b.start_at, ch.effective.clone(), now);
+                        if let Some(s) = ch.slots.get_mut(i) {
+                            *s = Slot::Running(id);
+                        }
+                    }
+                }
+                StateKind::Map(spec) => {
+                    let item = ch.items.as_ref().and_then(|it| it.get(i)).cloned().unwrap_or(Value::Null);
+                    let input = match &spec.item_selector {
+                        Some(t) => {
+                            let ctx = self.context(ex, th, None, Some((i, &item)));
+                            path::apply_template(t, &TemplateScope { input: &ch.effective, context: &ctx }, self.rng.as_mut())
+                        }
+                        None => Ok(item),
+                    };
+                    match input {
+                        Ok(input) => {
+                            emit(ex, th, now, "MapIterationStarted", "mapIterationStartedEventDetails", json!({"name": st.name, "index": i}));
+                            let start = spec.processor.start_at.clone();
+                            let id = self.spawn(ex, th, st, 0, &start, input, now);
+                            if let Some(s) = ch.slots.get_mut(i) {
+                                *s = Slot::Running(id);
+                            }
+                        }
+                        Err(f) => {
+                            for slot in &ch.slots {
+                                if let Slot::Running(cid) = slot {
+                                    abort_thread_tree(&mut ex.record, *cid);
+                                }
+                            }
+                            emit(ex, th, now, "MapStateFailed", "", Value::Null);
+                            self.handle_error(ex, th, st, f, now);
+                            return true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if ch.slots.iter().all(|s| matches!(s, Slot::Done(_))) {
+            let results: Vec<Value> = ch
+                .slots
+                .into_iter()
+                .map(|s| match s {
+                    Slot::Done(v) => v,
+                    _ => Value::Null,
+                })
+                .collect();
+            let ty = if is_map { "MapStateSucceeded" } else { "ParallelStateSucceeded" };
+            emit(ex, th, now, ty, "", Value::Null);
+            self.finish_result(ex, th, st, Value::Array(results), now);
+            return true;
+        }
+        th.phase = Phase::Children(ch);
+        progressed
+    }
+}
+
+fn secs_to_ms(s: u64) -> i64 {
+    i64::try_from(s).unwrap_or(i64::MAX / 1000).saturating_mul(1000)
+}
+
+fn resolve_scope<'a>(root: &'a StateMachine, scope: &[(String, usize)]) -> Option<&'a StateMachine> {
+    let mut m = root;
+    for (state, idx) in scope {
+        m = match &m.states.get(state)?.kind {
+            StateKind::Parallel { branches } => branches.get(*idx)?,
+            StateKind::Map(spec) => &spec.processor,
+            _ => return None,
+        };
+    }
+    Some(m)
+}
+
+fn resolve_seconds(spec: Option<&Seconds>, effective: &Value, field: &str) -> Result<Option<u64>, Failure> {
+    match spec {
+        None => Ok(None),
+        Some(Seconds::Fixed(n)) => Ok(Some(*n)),
+        Some(Seconds::Path(p)) => {
+            let v = p.select(effective).ok_or_else(|| {
+                Failure::runtime(format!("The {field} '{p}' could not be found in the input"))
+            })?;
+            v.as_u64()
+                .map(Some)
+                .ok_or_else(|| Failure::runtime(format!("The {field} '{p}' does not select a non-negative integer: {v}")))
+        }
+    }
+}
+
+fn wait_until(spec: &WaitSpec, effective: &Value, now: i64) -> Result<i64, Failure> {
+    let ts = |s: &str| -> Result<i64, Failure> {
+        choice::parse_timestamp(s)
+            .map(|t| t.timestamp_millis())
+            .ok_or_else(|| Failure::runtime(format!("'{s}' is not an RFC 3339 timestamp")))
+    };
+    match spec {
+        WaitSpec::Seconds(s) => Ok(now.saturating_add(secs_to_ms(*s))),
+        WaitSpec::Timestamp(t) => ts(t),
+        WaitSpec::SecondsPath(p) => {
+            let v = p.select(effective).ok_or_else(|| Failure::runtime(format!("The SecondsPath '{p}' could not be found in the input")))?;
+            let s = v.as_u64().ok_or_else(|| Failure::runtime(format!("The SecondsPath '{p}' does not select a non-negative integer: {v}")))?;
+            Ok(now.saturating_add(secs_to_ms(s)))
+        }
+        WaitSpec::TimestampPath(p) => {
+            let v = p.select(effective).ok_or_else(|| Failure::runtime(format!("The TimestampPath '{p}' could not be found in the input")))?;
+            ts(v.as_str().unwrap_or_default())
+        }
+    }
+}
+
+fn resolve_text(
+    t: Option<&Text>,
+    input: &Value,
+    ctx: &Value,
+    rng: &mut dyn RandomSource,
+    field: &str,
+) -> Result<Option<String>, Failure> {
+    match t {
+        None => Ok(None),
+        Some(Text::Literal(s)) => Ok(Some(s.clone())),
+        Some(Text::Dynamic(d)) => {
+            let v = path::eval_dynamic(d, field, &TemplateScope { input, context: ctx }, rng)?;
+            match v {
+                Value::String(s) => Ok(Some(s)),
+                other => Err(Failure::runtime(format!("The {field} '{d}' does not select a string: {other}"))),
+            }
+        }
+    }
+}
+
+fn fail_thread(th: &mut Thread, f: Failure) {
+    th.phase = Phase::Done(Err(f));
+}
+
+fn last_event(ex: &Exec) -> u64 {
+    ex.record.next_event_id
+}
+
+fn push_event(ex: &mut Exec, previous: u64, now: i64, ty: &str, key: &str, details: Value) -> u64 {
+    ex.record.next_event_id += 1;
+    let id = ex.record.next_event_id;
+    ex.unflushed.push(HistoryEvent {
+        id,
+        previous_event_id: previous,
+        timestamp_ms: now,
+        event_type: ty.to_string(),
+        details_key: if key.is_empty() { None } else { Some(key.to_string()) },
+        details: if key.is_empty() { Value::Null } else { details },
+    });
+    id
+}
+
+fn emit(ex: &mut Exec, th: &mut Thread, now: i64, ty: &str, key: &str, details: Value) {
+    let id = push_event(ex, th.last_event, now, ty, key, details);
+    th.last_event = id;
+}
+
+fn retire(rec: &mut ExecutionRecord, token: &str, reason: RetiredReason) {
+    rec.retired_tokens.push_back((token.to_string(), reason));
+    while rec.retired_tokens.len() > RETIRED_TOKENS_KEPT {
+        rec.retired_tokens.pop_front();
+    }
+}
+
+fn abort_thread_tree(rec: &mut ExecutionRecord, root: u32) {
+    let mut doomed = vec![root];
+    let mut i = 0;
+    while let Some(&id) = doomed.get(i) {
+        for t in rec.threads.values() {
+            if t.parent == Some(id) {
+                doomed.push(t.id);
+            }
+        }
+        i += 1;
+    }
+    for id in doomed {
+        if let Some(t) = rec.threads.remove(&id)
+            && let Phase::Task(w) = t.phase
+        {
+            retire(rec, &w.token, RetiredReason::Aborted);
+        }
+    }
+}
+
+fn close(ex: &mut Exec, status: ExecutionStatus, now: i64, reason: RetiredReason) {
+    let tokens: Vec<String> = ex
+        .record
+        .threads
+        .values()
+        .filter_map(|t| match &t.phase {
+            Phase::Task(w) => Some(w.token.clone()),
+            _ => None,
+        })
+        .collect();
+    for t in tokens {
+        retire(&mut ex.record, &t, reason);
+    }
+    ex.record.threads.clear();
+    ex.record.status = status;
+    ex.record.stop_ms = Some(now);
+}
+
+fn finish_execution(ex: &mut Exec, result: Result<Value, Failure>, now: i64) {
+    let prev = ex.record.threads.get(&0).map(|t| t.last_event).unwrap_or(ex.record.next_event_id);
+    match result {
+        Ok(output) => {
+            push_event(ex, prev, now, "ExecutionSucceeded", "executionSucceededEventDetails",
+                json!({"output": output.to_string(), "outputDetails": not_truncated()}));
+            ex.record.output = Some(output);
+            close(ex, ExecutionStatus::Succeeded, now, RetiredReason::Completed);
+        }
+        Err(f) => {
+            let mut d = Map::new();
+            if !f.error.is_empty() {
+                d.insert("error".into(), f.error.clone().into());
+            }
+            if let Some(c) = &f.cause {
+                d.insert("cause".into(), c.clone().into());
+            }
+            push_event(ex, prev, now, "ExecutionFailed", "executionFailedEventDetails", Value::Object(d));
+            ex.record.error = if f.error.is_empty() { None } else { Some(f.error) };
+            ex.record.cause = f.cause;
+            close(ex, ExecutionStatus::Failed, now, RetiredReason::Completed);
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send() {
+    fn is_send<T: Send>() {}
+    is_send::<Engine>();
+}
