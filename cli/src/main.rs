@@ -1,1 +1,128 @@
-fn main() {}
+//! `trip`: book trips through the saga, watch its events, inspect and replay it — on one
+//! machine with no AWS (the embedded runtime, the default).
+
+mod commands;
+mod output;
+mod timeline;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::output::Output;
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    /// Every trip was booked (or the command did what it was asked).
+    pub const OK: u8 = 0;
+    /// An error: unreadable input, a store that cannot be opened, ...
+    pub const ERROR: u8 = 1;
+    /// Bad command-line usage (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// At least one trip failed and was compensated (`TripBookingFailed`).
+    pub const TRIP_FAILED: u8 = 3;
+    /// At least one trip was rejected (`TripBookingRejected`) or an entry was refused.
+    pub const REJECTED: u8 = 4;
+    /// A saga invariant does not hold.
+    pub const INVARIANT: u8 = 5;
+    /// A trip did not finish within `--timeout`.
+    pub const TIMEOUT: u8 = 6;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "trip",
+    version,
+    about = "Book trips through the saga (hotel, flight, car) and watch it work",
+    long_about = "Book trips through the trip saga — hotel, then flight, then car, each with a \
+                  compensating cancel — on this machine with no AWS: the embedded runtime runs \
+                  the real handlers, the real state machine (workflow/trip-saga.asl.json) and \
+                  the real routing table (events/routing.json), with a durable store.",
+    after_help = "Exit codes: 0 ok · 1 error · 2 usage · 3 a trip failed (compensated) · \
+                  4 rejected · 5 invariant violated · 6 timeout"
+)]
+struct Cli {
+    /// The embedded runtime's store file (SQLite).
+    #[arg(
+        long,
+        global = true,
+        env = "TRIP_STORE",
+        default_value = ".trip/trip.db"
+    )]
+    store: PathBuf,
+    /// Keep everything in memory (nothing survives the command).
+    #[arg(long, global = true)]
+    memory: bool,
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+    /// No colours (NO_COLOR is respected too).
+    #[arg(long, global = true)]
+    no_color: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Put trip requests on the bus and wait for each saga's outcome, with a live timeline.
+    Book(commands::book::BookArgs),
+    /// PutEvents like the AWS CLI (`--entries file://...`), then let the sagas run.
+    PutEvents(commands::book::PutEventsArgs),
+    /// The events, coloured and grouped by trip (run it beside `trip book`).
+    Watch(commands::watch::WatchArgs),
+    /// A saga's state: outcome, bookings, events and execution history.
+    Status(commands::status::StatusArgs),
+    /// Dead-letter queues: list what is in them, or redrive it.
+    Dlq(commands::dlq::DlqArgs),
+    /// Test an event pattern against an event, like `aws events test-event-pattern`.
+    TestEventPattern(commands::pattern::TestEventPatternArgs),
+    /// Run Amazon States Language definitions locally.
+    States(commands::states::StatesArgs),
+    /// Export the event log as JSON Lines (what the CloudWatch catch-all log group holds).
+    Export(commands::export::ExportArgs),
+    /// Replay an event log (from `trip export` or CloudWatch) into the runtime and check it.
+    Replay(commands::export::ReplayArgs),
+    /// Finish whatever is in flight in the store (after a crash), then check the invariants.
+    Resume(commands::book::ResumeArgs),
+}
+
+pub struct Ctx {
+    pub store: Option<PathBuf>,
+    pub out: Output,
+}
+
+fn main() -> ExitCode {
+    // Like any Unix filter: `trip watch | head` ends quietly when the reader goes away,
+    // instead of failing on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    let ctx = Ctx {
+        store: (!cli.memory).then_some(cli.store),
+        out: Output::new(cli.no_color, cli.json),
+    };
+    let result = match cli.command {
+        Command::Book(a) => commands::book::book(&ctx, a),
+        Command::PutEvents(a) => commands::book::put_events(&ctx, a),
+        Command::Resume(a) => commands::book::resume(&ctx, a),
+        Command::Watch(a) => commands::watch::watch(&ctx, a),
+        Command::Status(a) => commands::status::status(&ctx, a),
+        Command::Dlq(a) => commands::dlq::dlq(&ctx, a),
+        Command::TestEventPattern(a) => commands::pattern::test_event_pattern(&ctx, a),
+        Command::States(a) => commands::states::states(&ctx, a),
+        Command::Export(a) => commands::export::export(&ctx, a),
+        Command::Replay(a) => commands::export::replay(&ctx, a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{} {e:#}", ctx.out.bad("error:"));
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

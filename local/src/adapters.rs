@@ -295,7 +295,10 @@ mod tests {
         assert_eq!(ids, again);
         let unique: BTreeSet<&String> = ids.iter().collect();
         assert_eq!(unique.len(), 1000);
-        assert!(ids.iter().all(|id| id.len() == 36 && id.as_bytes()[14] == b'4'));
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 36 && id.as_bytes()[14] == b'4')
+        );
         assert_ne!(IdGen::new(8, 0).next_id(), ids[0]);
     }
 }

@@ -27,10 +27,7 @@ pub struct Bus {
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("rule {rule}: {source}")]
-    Pattern {
-        rule: String,
-        source: PatternError,
-    },
+    Pattern { rule: String, source: PatternError },
 }
 
 /// One entry of a PutEvents answer, in the AWS shape.
@@ -109,7 +106,10 @@ impl Bus {
             if name != self.name {
                 return Err((
                     "InvalidArgument",
-                    format!("Event bus {bus} does not exist (the local bus is {}).", self.name),
+                    format!(
+                        "Event bus {bus} does not exist (the local bus is {}).",
+                        self.name
+                    ),
                 ));
             }
         }
@@ -123,7 +123,10 @@ impl Bus {
             ));
         }
         if entry.detail_type.is_empty() || entry.detail_type.len() > 128 {
-            return Err(("InvalidArgument", "Parameter DetailType is not valid.".into()));
+            return Err((
+                "InvalidArgument",
+                "Parameter DetailType is not valid.".into(),
+            ));
         }
         if entry.size() > MAX_ENTRY_BYTES {
             return Err((
@@ -214,9 +217,16 @@ mod tests {
             (entry("trip.client", "X", "not json"), "MalformedDetail"),
             (entry("trip.client", "X", "[1,2]"), "MalformedDetail"),
             (entry("", "X", "{}"), "InvalidArgument"),
-            (entry("aws.s3", "X", "{}"), "NotAuthorizedForSourceException"),
             (
-                entry("trip.client", "X", &format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_ENTRY_BYTES))),
+                entry("aws.s3", "X", "{}"),
+                "NotAuthorizedForSourceException",
+            ),
+            (
+                entry(
+                    "trip.client",
+                    "X",
+                    &format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_ENTRY_BYTES)),
+                ),
                 "InvalidArgument",
             ),
         ];
@@ -226,6 +236,9 @@ mod tests {
         }
         let mut wrong_bus = entry("trip.client", "X", "{}");
         wrong_bus.event_bus_name = Some("default".into());
-        assert_eq!(b.accept(&wrong_bus, "i".into(), now()).unwrap_err().0, "InvalidArgument");
+        assert_eq!(
+            b.accept(&wrong_bus, "i".into(), now()).unwrap_err().0,
+            "InvalidArgument"
+        );
     }
 }

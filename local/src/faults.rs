@@ -151,7 +151,10 @@ impl Faults {
     }
 
     pub fn workflow_publish_error(&self) -> bool {
-        self.roll("workflow putEvents error", self.rates.workflow_publish_error)
+        self.roll(
+            "workflow putEvents error",
+            self.rates.workflow_publish_error,
+        )
     }
 
     pub fn crash_mid_batch(&self) -> bool {

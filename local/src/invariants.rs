@@ -71,7 +71,9 @@ pub fn check(rt: &Runtime) -> Vec<Violation> {
                     out.push(violation(
                         &trip,
                         "every saga ends with its event",
-                        format!("the execution ended {status} but no TripBookingFailed was published"),
+                        format!(
+                            "the execution ended {status} but no TripBookingFailed was published"
+                        ),
                     ));
                 }
             }
@@ -129,7 +131,10 @@ pub fn check(rt: &Runtime) -> Vec<Violation> {
             out.push(violation(
                 "-",
                 "every dead letter has its reason",
-                format!("message {} in {}'s DLQ has no reason", m.message_id, m.queue),
+                format!(
+                    "message {} in {}'s DLQ has no reason",
+                    m.message_id, m.queue
+                ),
             ));
         }
     }

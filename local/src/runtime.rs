@@ -17,11 +17,11 @@ use futures::executor::block_on;
 use futures::future::join_all;
 use serde::Serialize;
 use serde_json::{Value, json};
-use trip_booking::{
-    BookingRecord, BookingStatus, Error as HandlerError, Handled, MemoryState,
-    handle_bridge_event, handle_service_event,
-};
 use trip_booking::memory::InventoryLevel;
+use trip_booking::{
+    BookingRecord, BookingStatus, Error as HandlerError, Handled, MemoryState, handle_bridge_event,
+    handle_service_event,
+};
 use trip_events::routing::{RoutingTable, Target};
 use trip_events::{DetailType, EventEnvelope, PutEventsEntry, Service, TripEvent};
 use trip_workflow::{
@@ -134,7 +134,11 @@ pub fn fmt_ms(ms: i64) -> String {
 
 /// How a trip ended, as its final event says.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "outcome", rename_all = "camelCase")]
+#[serde(
+    tag = "outcome",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum TripOutcome {
     Booked,
     Failed {
@@ -325,17 +329,17 @@ impl Runtime {
             faults: faults.clone(),
         });
         let subs = trip_saga_substitutions(&routing.event_bus_name);
-        let state_machine_arn = match engine.create_state_machine(TRIP_SAGA_NAME, TRIP_SAGA_ASL, &subs)
-        {
-            Ok(arn) => arn,
-            // The definition changed since the store was written: running executions keep
-            // the version they started with only on AWS; here the new one takes over.
-            Err(WorkflowError::StateMachineAlreadyExists(arn)) => {
-                engine.update_state_machine(&arn, TRIP_SAGA_ASL, &subs)?;
-                arn
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let state_machine_arn =
+            match engine.create_state_machine(TRIP_SAGA_NAME, TRIP_SAGA_ASL, &subs) {
+                Ok(arn) => arn,
+                // The definition changed since the store was written: running executions keep
+                // the version they started with only on AWS; here the new one takes over.
+                Err(WorkflowError::StateMachineAlreadyExists(arn)) => {
+                    engine.update_state_machine(&arn, TRIP_SAGA_ASL, &subs)?;
+                    arn
+                }
+                Err(e) => return Err(e.into()),
+            };
 
         let mut log = Vec::new();
         let mut log_index = HashMap::new();
@@ -438,7 +442,8 @@ impl Runtime {
                 }
                 Err((code, message)) => {
                     out.failed_entry_count += 1;
-                    out.entries.push(PutEventsResultEntry::failed(code, message));
+                    out.entries
+                        .push(PutEventsResultEntry::failed(code, message));
                 }
             }
         }
@@ -520,7 +525,11 @@ impl Runtime {
             match self.bus.accept(&entry, id, self.clock.now()) {
                 Ok(env) => self.route(env, now),
                 Err((code, message)) => {
-                    tracing::error!(code, message, "the bus refused an event a handler published");
+                    tracing::error!(
+                        code,
+                        message,
+                        "the bus refused an event a handler published"
+                    );
                 }
             }
         }
@@ -650,7 +659,10 @@ impl Runtime {
             }
         } else {
             for m in &messages {
-                q.fail(&m.message_id, "the handler crashed before acknowledging the batch");
+                q.fail(
+                    &m.message_id,
+                    "the handler crashed before acknowledging the batch",
+                );
             }
             failed = messages.len();
         }
@@ -679,7 +691,11 @@ impl Runtime {
     /// When something will next be able to happen without new input: a message becoming
     /// visible or a workflow timer.
     pub fn next_due(&self) -> Option<i64> {
-        let q = self.queues.values().filter_map(Queue::next_visible_at).min();
+        let q = self
+            .queues
+            .values()
+            .filter_map(Queue::next_visible_at)
+            .min();
         let e = lock(&self.engine).next_wakeup();
         match (q, e) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -786,7 +802,8 @@ impl Runtime {
                         self.store.put(NS_MESSAGE, key, to_json(&m));
                     }
                     QueueChange::Remove { queue, message_id } => {
-                        self.store.delete(NS_MESSAGE, format!("{queue}/{message_id}"));
+                        self.store
+                            .delete(NS_MESSAGE, format!("{queue}/{message_id}"));
                     }
                 }
             }

@@ -6,7 +6,11 @@ use trip_local::{ClockChoice, Runtime, RuntimeOptions, TripOutcome};
 const START: i64 = 1_893_456_000_000; // 2030-01-01T00:00:00Z
 
 fn sample(name: &str) -> Vec<PutEventsEntry> {
-    read_entries_file(&format!("{}/../events/samples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    read_entries_file(&format!(
+        "{}/../events/samples/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn runtime() -> Runtime {
@@ -31,7 +35,10 @@ fn a_trip_is_booked_end_to_end() {
     let out = rt.put_events(&sample("book-trip.json")).unwrap();
     assert_eq!(out.failed_entry_count, 0);
     rt.run_until_idle(None, |_| true).unwrap();
-    assert_eq!(rt.trip_outcome("trip-lisbon-0001"), Some(TripOutcome::Booked));
+    assert_eq!(
+        rt.trip_outcome("trip-lisbon-0001"),
+        Some(TripOutcome::Booked)
+    );
     assert_eq!(
         detail_types(&rt, "trip-lisbon-0001"),
         [
@@ -48,7 +55,12 @@ fn a_trip_is_booked_end_to_end() {
     for s in Service::ALL {
         assert!(rt.booking(s, "trip-lisbon-0001").is_some(), "{s}");
     }
-    assert_eq!(rt.describe_execution("trip-lisbon-0001").unwrap().transitions, 4);
+    assert_eq!(
+        rt.describe_execution("trip-lisbon-0001")
+            .unwrap()
+            .transitions,
+        4
+    );
     assert_eq!(rt.check_invariants(), vec![]);
 }
 

@@ -1,0 +1,202 @@
+//! `trip export` and `trip replay`: the event log as JSON Lines, and back.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde_json::{Value, json};
+use trip_events::EventEnvelope;
+use trip_local::{ClockChoice, Runtime, RuntimeOptions};
+
+use super::open_runtime;
+use crate::{Ctx, exit};
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Only this trip's events.
+    #[arg(long)]
+    pub trip: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// A JSON Lines event log: `trip export` output, or CloudWatch Logs events (one envelope per
+    /// line, or `aws logs filter-log-events` items with the envelope in `message`).
+    pub log: String,
+    /// Replay into the store instead of a fresh in-memory runtime.
+    #[arg(long)]
+    pub into_store: bool,
+    /// Only deliver to these rules (repeatable), like StartReplay's rule filter.
+    #[arg(long = "rule")]
+    pub rules: Vec<String>,
+    /// Replay the log twice; the second pass must change nothing (idempotency).
+    #[arg(long)]
+    pub twice: bool,
+}
+
+pub fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<u8> {
+    let rt = open_runtime(ctx)?;
+    let mut sink: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot create {path}"))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut n = 0;
+    for e in rt.log() {
+        if args.trip.as_deref().is_some_and(|t| e.trip_id() != Some(t)) {
+            continue;
+        }
+        writeln!(sink, "{}", e.to_export_json())?;
+        n += 1;
+    }
+    sink.flush()?;
+    if let Some(path) = &args.output {
+        eprintln!("exported {n} event(s) to {path}");
+    }
+    Ok(exit::OK)
+}
+
+/// Reads a JSON Lines log. Errors name the file and line.
+pub fn read_log(path: &str) -> anyhow::Result<Vec<EventEnvelope>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let v: Value =
+            serde_json::from_str(line).with_context(|| format!("{path}:{}: not JSON", i + 1))?;
+        // CloudWatch's filter-log-events items carry the envelope as a string in `message`.
+        let v = match v.get("message").and_then(Value::as_str) {
+            Some(m) if v.get("detail-type").is_none() => serde_json::from_str(m)
+                .with_context(|| format!("{path}:{}: message is not JSON", i + 1))?,
+            _ => v,
+        };
+        let env: EventEnvelope = serde_json::from_value(v)
+            .with_context(|| format!("{path}:{}: not an EventBridge event", i + 1))?;
+        out.push(env);
+    }
+    if out.is_empty() {
+        bail!("{path} holds no events");
+    }
+    Ok(out)
+}
+
+/// A fingerprint of everything a replay may change: bookings and outcomes per trip.
+fn final_state(rt: &Runtime, trips: &[String]) -> Value {
+    let state: Vec<Value> = trips
+        .iter()
+        .map(|t| {
+            let bookings: Vec<Value> = trip_events::Service::ALL
+                .iter()
+                .map(|s| {
+                    rt.booking(*s, t)
+                        .map(|b| json!({"service": s, "status": b.status.as_str(), "bookingId": b.booking_id}))
+                        .unwrap_or(json!({"service": s, "status": "NONE"}))
+                })
+                .collect();
+            let outcome = rt
+                .trip_outcome(t)
+                .and_then(|o| serde_json::to_value(o).ok())
+                .and_then(|o| o.get("outcome").cloned());
+            json!({"tripId": t, "outcome": outcome, "bookings": bookings})
+        })
+        .collect();
+    Value::Array(state)
+}
+
+pub fn replay(ctx: &Ctx, args: ReplayArgs) -> anyhow::Result<u8> {
+    let events = read_log(&args.log)?;
+    let mut rt = if args.into_store {
+        open_runtime(ctx)?
+    } else {
+        Runtime::open(RuntimeOptions {
+            clock: ClockChoice::Wall { fast_forward: true },
+            ..RuntimeOptions::default()
+        })?
+    };
+    let n = rt.replay(events.clone(), &args.rules)?;
+    rt.run_until_idle(None, |_| true)?;
+    let trips = rt.trip_ids();
+    let first = final_state(&rt, &trips);
+    let mut changed = false;
+    if args.twice {
+        rt.replay(events, &args.rules)?;
+        rt.run_until_idle(None, |_| true)?;
+        changed = final_state(&rt, &trips) != first;
+    }
+    let violations = rt.check_invariants();
+    let out = ctx.out;
+    if out.json {
+        out.print_json(&json!({
+            "replayed": n,
+            "trips": first,
+            "secondPassChanged": changed,
+            "invariantViolations": violations,
+        }));
+    } else {
+        println!(
+            "replayed {n} event(s) into {}",
+            if args.into_store {
+                "the store"
+            } else {
+                "a fresh runtime"
+            }
+        );
+        for t in first.as_array().into_iter().flatten() {
+            let bookings: Vec<String> = t["bookings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|b| {
+                    format!(
+                        "{} {}",
+                        b["service"].as_str().unwrap_or(""),
+                        b["status"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            println!(
+                "  {}  {}  {}",
+                out.trip(t["tripId"].as_str().unwrap_or("")),
+                t["outcome"].as_str().unwrap_or("unfinished"),
+                bookings.join(", ")
+            );
+        }
+        if args.twice {
+            if changed {
+                println!(
+                    "{} the second replay changed the final state",
+                    out.bad("NOT IDEMPOTENT:")
+                );
+            } else {
+                println!(
+                    "{} the second replay changed nothing",
+                    out.good("idempotent:")
+                );
+            }
+        }
+        for v in &violations {
+            println!(
+                "{} {} [{}]: {}",
+                out.bad("VIOLATION"),
+                v.trip_id,
+                v.invariant,
+                v.detail
+            );
+        }
+        if violations.is_empty() {
+            println!("{}", out.good("invariants ok"));
+        }
+    }
+    Ok(if !violations.is_empty() || changed {
+        exit::INVARIANT
+    } else {
+        exit::OK
+    })
+}

@@ -1,0 +1,118 @@
+//! `trip watch`: the event log, read from the store file while another `trip` writes it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use trip_events::EventEnvelope;
+use trip_local::LoggedEvent;
+use trip_local::store::{LogReader, LogRow};
+
+use crate::timeline::Timeline;
+use crate::{Ctx, exit};
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// Only this trip's events.
+    #[arg(long)]
+    pub trip: Option<String>,
+    /// Keep watching for new events (Ctrl-C to stop).
+    #[arg(long, short)]
+    pub follow: bool,
+    /// With --follow: stop after this many seconds without a new event (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub idle_exit: u64,
+}
+
+fn to_logged(row: LogRow) -> anyhow::Result<LoggedEvent> {
+    let envelope: EventEnvelope = serde_json::from_str(&row.envelope)
+        .with_context(|| format!("event {} in the log is not an envelope", row.event_id))?;
+    Ok(LoggedEvent {
+        seq: row.seq,
+        envelope,
+        put_at: row.put_at,
+        delivered_at: row.delivered_at,
+        rules: row.rules,
+    })
+}
+
+pub fn watch(ctx: &Ctx, args: WatchArgs) -> anyhow::Result<u8> {
+    let Some(path) = &ctx.store else {
+        bail!("trip watch reads a store file; --memory has none");
+    };
+    if !path.exists() {
+        bail!(
+            "no store at {} yet: run `trip book <entries.json>` first (or pass --store)",
+            path.display()
+        );
+    }
+    let reader = LogReader::open(path)?;
+    let out = ctx.out;
+    let mut timeline = Timeline::default();
+    let mut after = 0;
+    let rows = reader.read(after, args.trip.as_deref(), usize::MAX)?;
+    let events = rows
+        .into_iter()
+        .map(to_logged)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(last) = events.last() {
+        after = last.seq;
+    }
+    if out.json {
+        for e in &events {
+            println!("{}", e.to_export_json());
+        }
+    } else if args.follow {
+        for e in &events {
+            println!("{}", timeline.line_with_time(&out, e));
+        }
+    } else {
+        // Grouped by trip, in order of each trip's first event.
+        let mut order = Vec::new();
+        let mut groups: BTreeMap<String, Vec<&LoggedEvent>> = BTreeMap::new();
+        for e in &events {
+            let t = e.trip_id().unwrap_or("-").to_owned();
+            if !groups.contains_key(&t) {
+                order.push(t.clone());
+            }
+            groups.entry(t).or_default().push(e);
+        }
+        for t in order {
+            println!("{}", out.bold(&out.trip(&t)));
+            for e in &groups[&t] {
+                println!("{}", timeline.line(&out, e));
+            }
+            println!();
+        }
+        if events.is_empty() {
+            println!("no events yet");
+        }
+    }
+    if !args.follow {
+        return Ok(exit::OK);
+    }
+    let mut idle = Duration::ZERO;
+    let tick = Duration::from_millis(200);
+    loop {
+        std::thread::sleep(tick);
+        let rows = reader.read(after, args.trip.as_deref(), 10_000)?;
+        if rows.is_empty() {
+            idle += tick;
+            if args.idle_exit > 0 && idle >= Duration::from_secs(args.idle_exit) {
+                return Ok(exit::OK);
+            }
+            continue;
+        }
+        idle = Duration::ZERO;
+        for row in rows {
+            after = row.seq;
+            let e = to_logged(row)?;
+            if out.json {
+                println!("{}", e.to_export_json());
+            } else {
+                println!("{}", timeline.line_with_time(&out, &e));
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Terminal output: colour only on a terminal and never with NO_COLOR, JSON for scripts.
+
+use std::io::IsTerminal;
+
+use owo_colors::{OwoColorize, Style};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub color: bool,
+    pub json: bool,
+}
+
+impl Output {
+    pub fn new(no_color: bool, json: bool) -> Self {
+        // https://no-color.org: any non-empty NO_COLOR disables colour.
+        let env_off = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Output {
+            color: !no_color && !env_off && !json && std::io::stdout().is_terminal(),
+            json,
+        }
+    }
+
+    pub fn paint(&self, text: &str, style: Style) -> String {
+        if self.color {
+            text.style(style).to_string()
+        } else {
+            text.to_owned()
+        }
+    }
+
+    pub fn bold(&self, text: &str) -> String {
+        self.paint(text, Style::new().bold())
+    }
+
+    pub fn dim(&self, text: &str) -> String {
+        self.paint(text, Style::new().dimmed())
+    }
+
+    pub fn good(&self, text: &str) -> String {
+        self.paint(text, Style::new().green().bold())
+    }
+
+    pub fn bad(&self, text: &str) -> String {
+        self.paint(text, Style::new().red().bold())
+    }
+
+    pub fn warn(&self, text: &str) -> String {
+        self.paint(text, Style::new().yellow())
+    }
+
+    /// A stable colour per trip, so interleaved trips are told apart.
+    pub fn trip(&self, trip_id: &str) -> String {
+        let palette = [
+            Style::new().cyan(),
+            Style::new().magenta(),
+            Style::new().blue(),
+            Style::new().bright_cyan(),
+            Style::new().bright_magenta(),
+            Style::new().bright_blue(),
+        ];
+        let h = trip_id
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
+        self.paint(trip_id, palette[h % palette.len()])
+    }
+
+    /// Colour for a detail-type: green for good news, red for failures, yellow for undoing.
+    pub fn detail_type(&self, dt: &str) -> String {
+        let style = if dt.ends_with("Failed") || dt.ends_with("Rejected") {
+            Style::new().red()
+        } else if dt.contains("Cancel") {
+            Style::new().yellow()
+        } else if dt.ends_with("Booked") {
+            Style::new().green()
+        } else {
+            Style::new()
+        };
+        self.paint(dt, style)
+    }
+
+    pub fn print_json(&self, value: &serde_json::Value) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! The live timeline of `trip book` and `trip watch`: one line per event, grouped by colour.
+
+use std::collections::HashMap;
+
+use trip_events::{DetailType, Service};
+use trip_local::LoggedEvent;
+use trip_local::runtime::fmt_ms;
+
+use crate::output::Output;
+
+/// Remembers when each trip started, to print latencies relative to it.
+#[derive(Default)]
+pub struct Timeline {
+    started: HashMap<String, i64>,
+}
+
+/// The workflow step an event belongs to, if any.
+pub fn step_of(detail_type: &str) -> Option<&'static str> {
+    let dt: DetailType = detail_type.parse().ok()?;
+    let service: Service = dt.service()?;
+    if detail_type.contains("Cancel") {
+        Some(service.cancel_step())
+    } else {
+        Some(service.book_step())
+    }
+}
+
+impl Timeline {
+    pub fn line(&mut self, out: &Output, e: &LoggedEvent) -> String {
+        let trip = e.trip_id().unwrap_or("-").to_owned();
+        let start = *self.started.entry(trip.clone()).or_insert(e.put_at);
+        let offset = format!("+{}ms", e.put_at - start);
+        let step = step_of(&e.envelope.detail_type)
+            .map(|s| format!("[{s}]"))
+            .unwrap_or_default();
+        let targets: Vec<&str> = e
+            .rules
+            .iter()
+            .map(String::as_str)
+            .filter(|r| *r != "catch-all-log")
+            .collect();
+        let to = if targets.is_empty() {
+            "log".to_owned()
+        } else {
+            targets.join(",")
+        };
+        format!(
+            "  {:>9}  {}  {} {:<12} {} {:<16} {}",
+            out.dim(&offset),
+            out.trip(&format!("{trip:<18}")),
+            out.detail_type(&format!("{:<28}", e.envelope.detail_type)),
+            out.dim(&e.envelope.source),
+            out.dim("→"),
+            to,
+            out.dim(&step),
+        )
+    }
+
+    pub fn line_with_time(&mut self, out: &Output, e: &LoggedEvent) -> String {
+        format!(
+            "{} {}",
+            out.dim(&fmt_ms(e.put_at)),
+            self.line(out, e).trim_start()
+        )
+    }
+}
