@@ -86,10 +86,16 @@ enum Command {
     Replay(commands::export::ReplayArgs),
     /// Finish whatever is in flight in the store (after a crash), then check the invariants.
     Resume(commands::book::ResumeArgs),
+    /// Seeded simulation: many generated sagas under injected faults, invariants checked.
+    Simulate(commands::simulate::SimulateArgs),
+    /// Completed sagas per second and saga latency of the embedded runtime (durable unless --memory).
+    Bench(commands::bench::BenchArgs),
 }
 
 pub struct Ctx {
     pub store: Option<PathBuf>,
+    /// Whether `--store` was given on the command line (not defaulted, not from TRIP_STORE).
+    pub store_given: bool,
     pub out: Output,
 }
 
@@ -101,9 +107,15 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let store_given = matches
+        .value_source("store")
+        .is_some_and(|s| s == clap::parser::ValueSource::CommandLine);
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let ctx = Ctx {
         store: (!cli.memory).then_some(cli.store),
+        store_given,
         out: Output::new(cli.no_color, cli.json),
     };
     let result = match cli.command {
@@ -117,6 +129,8 @@ fn main() -> ExitCode {
         Command::States(a) => commands::states::states(&ctx, a),
         Command::Export(a) => commands::export::export(&ctx, a),
         Command::Replay(a) => commands::export::replay(&ctx, a),
+        Command::Bench(a) => commands::bench::bench(&ctx, a),
+        Command::Simulate(a) => commands::simulate::simulate(&ctx, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

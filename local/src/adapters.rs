@@ -11,8 +11,8 @@ use trip_booking::{
 };
 use trip_events::{PutEventsEntry, Service, TripEvent};
 use trip_workflow::{
-    Engine, ExecutionRecord, ExecutionStore, HistoryEvent, MemoryStore, StoredStateMachine,
-    TaskError, WorkflowError, WriteBatch,
+    Engine, ExecutionRecord, ExecutionStore, HistoryEvent, StoredStateMachine, TaskError,
+    WorkflowError, WriteBatch,
 };
 
 use crate::faults::Faults;
@@ -104,6 +104,17 @@ impl EventPublisher for OutboxPublisher {
     async fn publish(&self, events: &[TripEvent]) -> Result<(), Error> {
         if let Some(f) = &self.faults {
             f.publish_error()?;
+        }
+        // As the EventBridge adapter does: an entry the bus would refuse fails the record
+        // (and so reaches the DLQ), instead of being dropped after the record was acknowledged.
+        for event in events {
+            let size = PutEventsEntry::for_event(event, trip_events::DEFAULT_BUS_NAME).size();
+            if size > trip_events::MAX_ENTRY_BYTES {
+                return Err(Error::EntryTooLarge {
+                    size,
+                    limit: trip_events::MAX_ENTRY_BYTES,
+                });
+            }
         }
         lock(&self.events).extend(events.iter().cloned());
         Ok(())
@@ -256,30 +267,105 @@ impl trip_workflow::EventPublisher for EnginePublisher {
     }
 }
 
-/// The engine's store: an in-memory copy (loaded from the file at start) that also hands every
-/// batch to the runtime, which writes it in the step's transaction.
-pub struct DurableExecStore {
-    pub memory: MemoryStore,
+/// The engine's store in durable mode: every batch goes to the runtime, which writes it in the
+/// step's transaction (no copy is kept in memory); reads go back to the committed file through
+/// a read-only connection.
+pub struct SqliteExecStore {
+    reader: rusqlite::Connection,
     pub outbox: Arc<Mutex<Vec<WriteBatch>>>,
 }
 
-impl ExecutionStore for DurableExecStore {
+/// Store namespaces of the engine's records.
+pub const NS_MACHINE: &str = "sm";
+pub const NS_EXECUTION: &str = "exec";
+pub const NS_HISTORY: &str = "hist";
+
+fn store_err(e: impl std::fmt::Display) -> WorkflowError {
+    WorkflowError::Store(e.to_string())
+}
+
+impl SqliteExecStore {
+    pub fn open(
+        path: &std::path::Path,
+        outbox: Arc<Mutex<Vec<WriteBatch>>>,
+    ) -> Result<Self, WorkflowError> {
+        let reader = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(store_err)?;
+        Ok(SqliteExecStore { reader, outbox })
+    }
+
+    fn values(&self, ns: &str, from: &str, to: &str) -> Result<Vec<Vec<u8>>, WorkflowError> {
+        let mut stmt = self
+            .reader
+            .prepare_cached(
+                "SELECT value FROM kv WHERE ns = ?1 AND key >= ?2 AND key < ?3 ORDER BY key",
+            )
+            .map_err(store_err)?;
+        let rows = stmt
+            .query_map(rusqlite::params![ns, from, to], |r| r.get(0))
+            .map_err(store_err)?;
+        rows.collect::<Result<_, _>>().map_err(store_err)
+    }
+}
+
+impl ExecutionStore for SqliteExecStore {
     fn load_state_machines(&mut self) -> Result<Vec<StoredStateMachine>, WorkflowError> {
-        self.memory.load_state_machines()
+        self.values(NS_MACHINE, "", "\u{10FFFF}")?
+            .iter()
+            .map(|b| serde_json::from_slice(b).map_err(store_err))
+            .collect()
     }
+
     fn load_running_executions(&mut self) -> Result<Vec<ExecutionRecord>, WorkflowError> {
-        self.memory.load_running_executions()
+        let mut out = Vec::new();
+        for b in self.values(NS_EXECUTION, "", "\u{10FFFF}")? {
+            let r = ExecutionRecord::from_json_bytes(&b)?;
+            if r.status == trip_workflow::ExecutionStatus::Running {
+                out.push(r);
+            }
+        }
+        Ok(out)
     }
+
     fn load_execution(&mut self, arn: &str) -> Result<Option<ExecutionRecord>, WorkflowError> {
-        self.memory.load_execution(arn)
+        let mut stmt = self
+            .reader
+            .prepare_cached("SELECT value FROM kv WHERE ns = ?1 AND key = ?2")
+            .map_err(store_err)?;
+        let mut rows = stmt
+            .query(rusqlite::params![NS_EXECUTION, arn])
+            .map_err(store_err)?;
+        match rows.next().map_err(store_err)? {
+            Some(row) => {
+                let b: Vec<u8> = row.get(0).map_err(store_err)?;
+                Ok(Some(ExecutionRecord::from_json_bytes(&b)?))
+            }
+            None => Ok(None),
+        }
     }
+
     fn load_history(&mut self, arn: &str) -> Result<Vec<HistoryEvent>, WorkflowError> {
-        self.memory.load_history(arn)
+        // One row per flush: `{arn}#{first event id}` holding that flush's events.
+        let mut out = Vec::new();
+        for b in self.values(NS_HISTORY, &format!("{arn}#"), &format!("{arn}$"))? {
+            let chunk: Vec<HistoryEvent> = serde_json::from_slice(&b).map_err(store_err)?;
+            out.extend(chunk);
+        }
+        Ok(out)
     }
+
     fn write(&mut self, batch: WriteBatch) -> Result<(), WorkflowError> {
-        lock(&self.outbox).push(batch.clone());
-        self.memory.write(batch)
+        lock(&self.outbox).push(batch);
+        Ok(())
     }
+}
+
+/// The history row key of a chunk of events.
+pub fn history_key(arn: &str, first_event_id: u64) -> String {
+    format!("{arn}#{first_event_id:010}")
 }
 
 #[cfg(test)]

@@ -6,9 +6,11 @@
 //! - [`store`]: one SQLite file, group-committed once per step;
 //! - [`runtime`]: the step loop driving the real handlers and the workflow interpreter;
 //! - [`invariants`]: the saga's invariants, checked after a run;
-//! - [`faults`]: seeded fault injection for simulation.
+//! - [`faults`]: seeded fault injection for simulation;
+//! - [`simulate`]: seeded simulations of many sagas under faults, checked against the invariants.
 
 pub mod adapters;
+pub mod bench;
 pub mod bus;
 pub mod clock;
 pub mod faults;
@@ -16,9 +18,10 @@ pub mod invariants;
 pub mod pattern;
 pub mod queue;
 pub mod runtime;
+pub mod simulate;
 pub mod store;
 
 pub use runtime::{
     ClockChoice, LoggedEvent, RunStats, Runtime, RuntimeError, RuntimeOptions, TripOutcome,
-    TripStatus, Violation,
+    TripStatus, Violation, outcome_of,
 };

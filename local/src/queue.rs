@@ -26,6 +26,10 @@ pub struct Message {
     /// Set once the message is in the dead-letter queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_lettered_at: Option<i64>,
+    /// The event this message carries, when the event log holds its body: the store then
+    /// keeps the message without its body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
 }
 
 /// A change the queue made, for the store to persist.
@@ -83,7 +87,20 @@ impl Queue {
 
     /// Sends a message, visible at once (or after `delay_ms`).
     pub fn send(&mut self, message_id: String, body: String, now: i64, delay_ms: i64) {
+        self.send_event(message_id, None, body, now, delay_ms);
+    }
+
+    /// Sends a message carrying the logged event `event_id`.
+    pub fn send_event(
+        &mut self,
+        message_id: String,
+        event_id: Option<String>,
+        body: String,
+        now: i64,
+        delay_ms: i64,
+    ) {
         let m = Message {
+            event_id,
             message_id: message_id.clone(),
             queue: self.spec.name.clone(),
             body,

@@ -25,14 +25,14 @@ use trip_booking::{
 use trip_events::routing::{RoutingTable, Target};
 use trip_events::{DetailType, EventEnvelope, PutEventsEntry, Service, TripEvent};
 use trip_workflow::{
-    Engine, EngineConfig, ExecutionDescription, ExecutionRecord, ExecutionStatus, HistoryEvent,
-    MemoryStore, SeededRandom, StoredStateMachine, TRIP_SAGA_ASL, TRIP_SAGA_NAME, WorkflowError,
-    WriteBatch, trip_saga_substitutions,
+    Engine, EngineConfig, ExecutionDescription, ExecutionStatus, HistoryEvent, MemoryStore,
+    SeededRandom, TRIP_SAGA_ASL, TRIP_SAGA_NAME, WorkflowError, WriteBatch,
+    trip_saga_substitutions,
 };
 
 use crate::adapters::{
-    DurableExecStore, EnginePublisher, EngineWorkflow, IdGen, LocalBookingStore, OutboxPublisher,
-    lock,
+    EnginePublisher, EngineWorkflow, IdGen, LocalBookingStore, NS_EXECUTION, NS_HISTORY,
+    NS_MACHINE, OutboxPublisher, SqliteExecStore, history_key, lock,
 };
 use crate::bus::{Bus, BusError, PutEventsOutput, PutEventsResultEntry};
 use crate::clock::RuntimeClock;
@@ -187,9 +187,6 @@ pub struct TripStatus {
 const NS_MESSAGE: &str = "msg";
 const NS_BOOKING: &str = "booking";
 const NS_INVENTORY: &str = "inventory";
-const NS_MACHINE: &str = "sm";
-const NS_EXECUTION: &str = "exec";
-const NS_HISTORY: &str = "hist";
 const NS_META: &str = "meta";
 
 pub struct Runtime {
@@ -205,11 +202,20 @@ pub struct Runtime {
     ids: Arc<IdGen>,
     log: Vec<LoggedEvent>,
     log_index: HashMap<String, usize>,
+    /// Positions in the log of each trip's events, in order.
+    trip_index: HashMap<String, Vec<usize>>,
+    /// Each trip's latest final event.
+    outcomes: HashMap<String, TripOutcome>,
+    /// Trips in order of first appearance.
+    trip_order: Vec<String>,
     faults: Option<Arc<Faults>>,
     restarts: u64,
     seed: u64,
     /// Messages handed to consumers since the runtime was opened.
     pub delivered: u64,
+    /// Batches each queue may hand its consumer per step, like the concurrent pollers of
+    /// Lambda's SQS event source.
+    pub pollers: usize,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RuntimeError {
@@ -226,6 +232,18 @@ fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
 impl Runtime {
     /// Opens the runtime over its store, resuming whatever was in flight.
     pub fn open(options: RuntimeOptions) -> Result<Self, RuntimeError> {
+        let faults = options
+            .faults
+            .map(|rates| Arc::new(Faults::new(options.seed, rates)));
+        Self::open_with_faults(options, faults)
+    }
+
+    /// `open`, with the fault source given (a restart keeps the one that was running, so the
+    /// fault stream goes on and every injected fault is counted once, in one place).
+    fn open_with_faults(
+        options: RuntimeOptions,
+        faults: Option<Arc<Faults>>,
+    ) -> Result<Self, RuntimeError> {
         let routing = match options.routing {
             Some(r) => r,
             None => RoutingTable::load()?,
@@ -238,9 +256,6 @@ impl Runtime {
             ClockChoice::Wall { fast_forward } => RuntimeClock::wall(fast_forward),
             ClockChoice::Virtual { start_ms } => RuntimeClock::virtual_at(start_ms),
         });
-        let faults = options
-            .faults
-            .map(|rates| Arc::new(Faults::new(options.seed, rates)));
 
         let meta: HashMap<String, u64> = store
             .load(NS_META)?
@@ -259,11 +274,10 @@ impl Runtime {
             .iter()
             .map(|spec| (spec.name.clone(), Queue::new(spec.clone())))
             .collect();
+        let mut messages = Vec::new();
         for (_, bytes) in store.load(NS_MESSAGE)? {
             let m: Message = serde_json::from_slice(&bytes).map_err(|e| corrupt("message", e))?;
-            if let Some(q) = queues.get_mut(&m.queue) {
-                q.restore(m);
-            }
+            messages.push(m);
         }
 
         // Bookings and inventory.
@@ -281,42 +295,20 @@ impl Runtime {
         }
         let bookings = LocalBookingStore::new(state, faults.clone());
 
-        // The workflow engine over a copy of its stored state.
-        let memory = MemoryStore::new();
-        let mut preload = WriteBatch::default();
-        for (_, bytes) in store.load(NS_MACHINE)? {
-            let sm: StoredStateMachine =
-                serde_json::from_slice(&bytes).map_err(|e| corrupt("state machine", e))?;
-            preload.state_machines.push(sm);
-        }
-        for (_, bytes) in store.load(NS_EXECUTION)? {
-            preload.executions.push(
-                ExecutionRecord::from_json_bytes(&bytes).map_err(|e| corrupt("execution", e))?,
-            );
-        }
-        let mut history: BTreeMap<String, Vec<HistoryEvent>> = BTreeMap::new();
-        for (key, bytes) in store.load(NS_HISTORY)? {
-            let arn = key.rsplit_once('#').map_or(key.as_str(), |(a, _)| a);
-            let ev: HistoryEvent =
-                serde_json::from_slice(&bytes).map_err(|e| corrupt("history", e))?;
-            history.entry(arn.to_owned()).or_default().push(ev);
-        }
-        preload.history = history.into_iter().collect();
-        let mut memory_for_load = memory.clone();
-        if !preload.is_empty() {
-            trip_workflow::ExecutionStore::write(&mut memory_for_load, preload)?;
-        }
+        // The workflow engine: in memory, over a MemoryStore; durable, over the file (its
+        // writes join the step's transaction, its reads see what was committed).
         let exec_batches = Arc::new(Mutex::new(Vec::new()));
+        let exec_store: Box<dyn trip_workflow::ExecutionStore> = match &options.store {
+            Some(path) => Box::new(SqliteExecStore::open(path, exec_batches.clone())?),
+            None => Box::new(MemoryStore::new()),
+        };
         let config = EngineConfig {
             auto_flush: false,
             ..EngineConfig::default()
         };
         let mut engine = Engine::new(
             config,
-            Box::new(DurableExecStore {
-                memory,
-                outbox: exec_batches.clone(),
-            }),
+            exec_store,
             clock.clone(),
             Box::new(SeededRandom::new(
                 options.seed ^ restarts.wrapping_mul(0x51_7CC1_B727_220A),
@@ -341,8 +333,7 @@ impl Runtime {
                 Err(e) => return Err(e.into()),
             };
 
-        let mut log = Vec::new();
-        let mut log_index = HashMap::new();
+        let mut log: Vec<LoggedEvent> = Vec::new();
         let mut after = 0;
         loop {
             let rows = store.read_log(after, None, 10_000)?;
@@ -351,7 +342,6 @@ impl Runtime {
             for row in rows {
                 let envelope: EventEnvelope =
                     serde_json::from_str(&row.envelope).map_err(|e| corrupt("event log", e))?;
-                log_index.insert(envelope.id.clone(), log.len());
                 log.push(LoggedEvent {
                     seq: row.seq,
                     envelope,
@@ -362,6 +352,25 @@ impl Runtime {
             }
         }
 
+        // Messages are stored without the body the event log already holds.
+        let bodies: HashMap<&str, String> = log
+            .iter()
+            .map(|l| {
+                let v = serde_json::to_value(&l.envelope).unwrap_or(Value::Null);
+                (l.envelope.id.as_str(), v.to_string())
+            })
+            .collect();
+        for mut m in messages {
+            if m.body.is_empty()
+                && let Some(body) = m.event_id.as_deref().and_then(|id| bodies.get(id))
+            {
+                m.body = body.clone();
+            }
+            if let Some(q) = queues.get_mut(&m.queue) {
+                q.restore(m);
+            }
+        }
+        drop(bodies);
         let bus = Bus::from_routing(&routing)?;
         for q in &routing.queues {
             if !matches!(q.consumer.as_str(), "hotel" | "flight" | "car" | "bridge") {
@@ -379,15 +388,48 @@ impl Runtime {
             exec_batches,
             bookings,
             ids,
-            log,
-            log_index,
+            log: Vec::new(),
+            log_index: HashMap::new(),
+            trip_index: HashMap::new(),
+            outcomes: HashMap::new(),
+            trip_order: Vec::new(),
             faults,
             restarts,
             seed: options.seed,
             delivered: 0,
+            pollers: 5,
         };
+        for (i, event) in log.into_iter().enumerate() {
+            rt.log_index.insert(event.envelope.id.clone(), i);
+            rt.index_event(&event);
+            rt.log.push(event);
+        }
         rt.persist()?;
         Ok(rt)
+    }
+
+    /// Indexes an event about to be appended to the log.
+    fn index_event(&mut self, event: &LoggedEvent) {
+        let Some(trip) = event.trip_id() else { return };
+        let at = self.log.len();
+        match self.trip_index.get_mut(trip) {
+            Some(v) => v.push(at),
+            None => {
+                self.trip_index.insert(trip.to_owned(), vec![at]);
+                self.trip_order.push(trip.to_owned());
+            }
+        }
+        if let Some(o) = outcome_of(&event.envelope) {
+            self.outcomes.insert(trip.to_owned(), o);
+        }
+    }
+
+    /// A trip's events, in order.
+    pub fn trip_log(&self, trip_id: &str) -> Vec<&LoggedEvent> {
+        self.trip_index
+            .get(trip_id)
+            .map(|v| v.iter().filter_map(|&i| self.log.get(i)).collect())
+            .unwrap_or_default()
     }
 
     pub fn clock(&self) -> &RuntimeClock {
@@ -469,6 +511,24 @@ impl Runtime {
         Ok(n)
     }
 
+    /// Sends a raw message body straight to a queue, bypassing the bus (as anything with
+    /// `sqs:SendMessage` on it can): for hostile-input tests. Returns the message id.
+    pub fn send_raw(
+        &mut self,
+        queue: &str,
+        body: impl Into<String>,
+    ) -> Result<String, RuntimeError> {
+        let now = self.clock.now_ms();
+        let q = self
+            .queues
+            .get_mut(queue)
+            .ok_or_else(|| RuntimeError::UnknownConsumer(queue.to_owned()))?;
+        let id = self.ids.next_id();
+        q.send(id.clone(), body.into(), now, 0);
+        self.persist()?;
+        Ok(id)
+    }
+
     fn route(&mut self, envelope: EventEnvelope, now: i64) {
         self.route_filtered(envelope, now, &[]);
     }
@@ -487,10 +547,17 @@ impl Runtime {
                 && let Some(q) = self.queues.get_mut(name)
             {
                 let delay = self.faults.as_ref().and_then(|f| f.delay_ms()).unwrap_or(0);
-                q.send(self.ids.next_id(), body.clone(), now, delay);
+                let event_id = Some(envelope.id.clone());
+                q.send_event(
+                    self.ids.next_id(),
+                    event_id.clone(),
+                    body.clone(),
+                    now,
+                    delay,
+                );
                 if self.faults.as_ref().is_some_and(|f| f.duplicate()) {
                     // At-least-once: the same event delivered twice, as two messages.
-                    q.send(self.ids.next_id(), body.clone(), now, delay + 1);
+                    q.send_event(self.ids.next_id(), event_id, body.clone(), now, delay + 1);
                 }
             }
         }
@@ -509,13 +576,15 @@ impl Runtime {
         });
         // A replayed event keeps its id: the log indexes its latest appearance.
         self.log_index.insert(envelope.id.clone(), self.log.len());
-        self.log.push(LoggedEvent {
+        let event = LoggedEvent {
             seq,
             envelope,
             put_at: now,
             delivered_at: None,
             rules,
-        });
+        };
+        self.index_event(&event);
+        self.log.push(event);
     }
 
     fn publish_trip_events(&mut self, events: Vec<TripEvent>, now: i64) {
@@ -677,10 +746,15 @@ impl Runtime {
         let mut progressed = self.run_engine()? > 0;
         let names: Vec<String> = self.queues.keys().cloned().collect();
         for name in names {
-            let (delivered, failed) = self.deliver(&name)?;
-            stats.messages_delivered += delivered as u64;
-            stats.records_failed += failed as u64;
-            progressed |= delivered > 0;
+            for _ in 0..self.pollers.max(1) {
+                let (delivered, failed) = self.deliver(&name)?;
+                stats.messages_delivered += delivered as u64;
+                stats.records_failed += failed as u64;
+                progressed |= delivered > 0;
+                if delivered == 0 {
+                    break;
+                }
+            }
         }
         progressed |= self.run_engine()? > 0;
         self.persist()?;
@@ -764,13 +838,9 @@ impl Runtime {
         // Close the old store before reopening (one writer at a time).
         let placeholder = Store::in_memory();
         drop(std::mem::replace(&mut self.store, placeholder));
-        let mut fresh = Runtime::open(options)?;
-        // Keep counting faults across the restart, and keep the fault stream going.
-        if let Some(f) = old_faults {
-            f.count("process crash and restart");
-            fresh.faults = Some(f.clone());
-            fresh.bookings.faults = Some(f);
-        }
+        // Keep counting faults across the restart, and keep the fault stream going (the
+        // workflow's publisher too: it is wired in at open).
+        let fresh = Runtime::open_with_faults(options, old_faults)?;
         *self = fresh;
         Ok(())
     }
@@ -788,17 +858,21 @@ impl Runtime {
                     .put(NS_EXECUTION, ex.execution_arn.clone(), to_json(&ex));
             }
             for (arn, events) in batch.history {
-                for ev in events {
+                if let Some(first) = events.first() {
                     self.store
-                        .put(NS_HISTORY, format!("{arn}#{:010}", ev.id), to_json(&ev));
+                        .put(NS_HISTORY, history_key(&arn, first.id), to_json(&events));
                 }
             }
         }
         for q in self.queues.values_mut() {
             for change in q.take_changes() {
                 match change {
-                    QueueChange::Upsert(m) => {
+                    QueueChange::Upsert(mut m) => {
                         let key = format!("{}/{}", m.queue, m.message_id);
+                        if m.event_id.is_some() {
+                            // The event log holds the body.
+                            m.body.clear();
+                        }
                         self.store.put(NS_MESSAGE, key, to_json(&m));
                     }
                     QueueChange::Remove { queue, message_id } => {
@@ -842,22 +916,17 @@ impl Runtime {
 
     /// The trips named by the log, in order of first appearance.
     pub fn trip_ids(&self) -> Vec<String> {
-        let mut seen = std::collections::HashSet::new();
-        self.log
-            .iter()
-            .filter_map(|l| l.trip_id())
-            .filter(|t| seen.insert(t.to_string()))
-            .map(str::to_owned)
-            .collect()
+        self.trip_order.clone()
     }
 
     /// How a trip ended, if it has.
     pub fn trip_outcome(&self, trip_id: &str) -> Option<TripOutcome> {
-        self.log
-            .iter()
-            .rev()
-            .filter(|l| l.trip_id() == Some(trip_id))
-            .find_map(|l| outcome_of(&l.envelope))
+        self.outcomes.get(trip_id).cloned()
+    }
+
+    /// Whether a trip has ended (cheaper than [`Runtime::trip_outcome`]).
+    pub fn trip_finished(&self, trip_id: &str) -> bool {
+        self.outcomes.contains_key(trip_id)
     }
 
     pub fn booking(&self, service: Service, trip_id: &str) -> Option<BookingRecord> {
@@ -900,12 +969,7 @@ impl Runtime {
             transitions: description.as_ref().map(|d| d.transitions),
             execution: description.as_ref().map(ExecutionDescription::to_aws_json),
             bookings,
-            events: self
-                .log
-                .iter()
-                .filter(|l| l.trip_id() == Some(trip_id))
-                .cloned()
-                .collect(),
+            events: self.trip_log(trip_id).into_iter().cloned().collect(),
             history: self
                 .execution_history(trip_id)
                 .iter()

@@ -73,18 +73,34 @@ const COMPARISONS: &[(&str, Kind, Cmp)] = &[
     ("StringLessThan", Kind::String, Cmp::LessThan),
     ("StringGreaterThan", Kind::String, Cmp::GreaterThan),
     ("StringLessThanEquals", Kind::String, Cmp::LessThanEquals),
-    ("StringGreaterThanEquals", Kind::String, Cmp::GreaterThanEquals),
+    (
+        "StringGreaterThanEquals",
+        Kind::String,
+        Cmp::GreaterThanEquals,
+    ),
     ("NumericEquals", Kind::Numeric, Cmp::Equals),
     ("NumericLessThan", Kind::Numeric, Cmp::LessThan),
     ("NumericGreaterThan", Kind::Numeric, Cmp::GreaterThan),
     ("NumericLessThanEquals", Kind::Numeric, Cmp::LessThanEquals),
-    ("NumericGreaterThanEquals", Kind::Numeric, Cmp::GreaterThanEquals),
+    (
+        "NumericGreaterThanEquals",
+        Kind::Numeric,
+        Cmp::GreaterThanEquals,
+    ),
     ("BooleanEquals", Kind::Boolean, Cmp::Equals),
     ("TimestampEquals", Kind::Timestamp, Cmp::Equals),
     ("TimestampLessThan", Kind::Timestamp, Cmp::LessThan),
     ("TimestampGreaterThan", Kind::Timestamp, Cmp::GreaterThan),
-    ("TimestampLessThanEquals", Kind::Timestamp, Cmp::LessThanEquals),
-    ("TimestampGreaterThanEquals", Kind::Timestamp, Cmp::GreaterThanEquals),
+    (
+        "TimestampLessThanEquals",
+        Kind::Timestamp,
+        Cmp::LessThanEquals,
+    ),
+    (
+        "TimestampGreaterThanEquals",
+        Kind::Timestamp,
+        Cmp::GreaterThanEquals,
+    ),
 ];
 
 const TESTS: &[(&str, TypeTest)] = &[
@@ -149,8 +165,7 @@ pub fn parse_condition(obj: &Map<String, Value>, at: &str) -> Result<Condition, 
         .get("Variable")
         .and_then(Value::as_str)
         .ok_or_else(|| format!("{at}: operator '{op}' needs a string Variable"))?;
-    let variable =
-        Path::parse(variable).map_err(|e| format!("{at}.Variable: {e}"))?;
+    let variable = Path::parse(variable).map_err(|e| format!("{at}.Variable: {e}"))?;
     if let Some((_, test)) = TESTS.iter().find(|(n, _)| *n == op) {
         let expected = value
             .as_bool()
@@ -239,15 +254,13 @@ fn compare(kind: Kind, cmp: Cmp, left: &Value, right: &Value) -> bool {
             _ => false,
         },
         Kind::Numeric => match (left, right) {
-            (Value::Number(a), Value::Number(b)) => {
-                match (a.as_i64(), b.as_i64()) {
+            (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64()) {
+                (Some(x), Some(y)) => order(x, y, cmp),
+                _ => match (a.as_f64(), b.as_f64()) {
                     (Some(x), Some(y)) => order(x, y, cmp),
-                    _ => match (a.as_f64(), b.as_f64()) {
-                        (Some(x), Some(y)) => order(x, y, cmp),
-                        _ => false,
-                    },
-                }
-            }
+                    _ => false,
+                },
+            },
             _ => false,
         },
         Kind::Boolean => match (left.as_bool(), right.as_bool()) {
@@ -394,7 +407,9 @@ mod tests {
     #[test]
     fn type_mismatch_is_false_not_an_error() {
         let c = parse_condition(
-            json!({"Variable": "$.x", "NumericEquals": 1}).as_object().unwrap(),
+            json!({"Variable": "$.x", "NumericEquals": 1})
+                .as_object()
+                .unwrap(),
             "t",
         )
         .unwrap();
@@ -405,7 +420,9 @@ mod tests {
     #[test]
     fn missing_variable_is_a_runtime_error_except_is_present() {
         let c = parse_condition(
-            json!({"Variable": "$.x", "StringEquals": "a"}).as_object().unwrap(),
+            json!({"Variable": "$.x", "StringEquals": "a"})
+                .as_object()
+                .unwrap(),
             "t",
         )
         .unwrap();
@@ -414,7 +431,9 @@ mod tests {
             "States.Runtime"
         );
         let p = parse_condition(
-            json!({"Variable": "$.x", "IsPresent": false}).as_object().unwrap(),
+            json!({"Variable": "$.x", "IsPresent": false})
+                .as_object()
+                .unwrap(),
             "t",
         )
         .unwrap();

@@ -85,7 +85,9 @@ pub struct MapSpec {
 
 #[derive(Debug, Clone)]
 pub enum StateKind {
-    Pass { result: Option<Value> },
+    Pass {
+        result: Option<Value>,
+    },
     Task(TaskSpec),
     Choice {
         choices: Vec<ChoiceRule>,
@@ -97,7 +99,9 @@ pub enum StateKind {
         error: Option<Text>,
         cause: Option<Text>,
     },
-    Parallel { branches: Vec<StateMachine> },
+    Parallel {
+        branches: Vec<StateMachine>,
+    },
     Map(MapSpec),
 }
 
@@ -201,7 +205,14 @@ fn parse_machine(v: &Value, prefix: &str, top: bool) -> Result<StateMachine, Wor
         .as_object()
         .ok_or_else(|| err(&here, "a state machine must be a JSON object"))?;
     let allowed: &[&str] = if top {
-        &["StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"]
+        &[
+            "StartAt",
+            "States",
+            "Comment",
+            "Version",
+            "TimeoutSeconds",
+            "QueryLanguage",
+        ]
     } else {
         &["StartAt", "States", "Comment", "ProcessorConfig"]
     };
@@ -221,28 +232,42 @@ fn parse_machine(v: &Value, prefix: &str, top: bool) -> Result<StateMachine, Wor
     let start_at = obj
         .get("StartAt")
         .and_then(Value::as_str)
-        .ok_or_else(|| err(&format!("{here} field 'StartAt'"), "StartAt is required and must be a string"))?
+        .ok_or_else(|| {
+            err(
+                &format!("{here} field 'StartAt'"),
+                "StartAt is required and must be a string",
+            )
+        })?
         .to_string();
     let states_obj = obj
         .get("States")
         .and_then(Value::as_object)
-        .ok_or_else(|| err(&format!("{here} field 'States'"), "States is required and must be an object"))?;
+        .ok_or_else(|| {
+            err(
+                &format!("{here} field 'States'"),
+                "States is required and must be an object",
+            )
+        })?;
     if states_obj.is_empty() {
-        return Err(err(&format!("{here} field 'States'"), "States must not be empty"));
+        return Err(err(
+            &format!("{here} field 'States'"),
+            "States must not be empty",
+        ));
     }
     let timeout_seconds = match obj.get("TimeoutSeconds") {
         None => None,
-        Some(t) => Some(
-            t.as_u64()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| err(&format!("{here} field 'TimeoutSeconds'"), "must be a positive integer"))?,
-        ),
+        Some(t) => Some(t.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+            err(
+                &format!("{here} field 'TimeoutSeconds'"),
+                "must be a positive integer",
+            )
+        })?),
     };
     let mut states = HashMap::new();
     for (name, sv) in states_obj {
         if name.is_empty() || name.chars().count() > 80 {
             return Err(err(
-                &format!("state '{name}'"),
+                &format!("{prefix}state '{name}'"),
                 "state names must be 1 to 80 characters",
             ));
         }
@@ -254,11 +279,11 @@ fn parse_machine(v: &Value, prefix: &str, top: bool) -> Result<StateMachine, Wor
         states,
         timeout_seconds,
     };
-    check_targets(&m, &here)?;
+    check_targets(&m, &here, prefix)?;
     Ok(m)
 }
 
-fn check_targets(m: &StateMachine, here: &str) -> Result<(), WorkflowError> {
+fn check_targets(m: &StateMachine, here: &str, prefix: &str) -> Result<(), WorkflowError> {
     if !m.states.contains_key(&m.start_at) {
         return Err(err(
             &format!("{here} field 'StartAt'"),
@@ -270,7 +295,7 @@ fn check_targets(m: &StateMachine, here: &str) -> Result<(), WorkflowError> {
             Ok(())
         } else {
             Err(err(
-                &format!("state '{from}' field '{field}'"),
+                &format!("{prefix}state '{from}' field '{field}'"),
                 format!("'{to}' is not a state in this scope"),
             ))
         }
@@ -307,11 +332,15 @@ fn check_targets(m: &StateMachine, here: &str) -> Result<(), WorkflowError> {
             stack.extend(ns.iter().copied());
         }
     }
-    let mut unreachable: Vec<&String> = m.states.keys().filter(|k| !seen.contains(k.as_str())).collect();
+    let mut unreachable: Vec<&String> = m
+        .states
+        .keys()
+        .filter(|k| !seen.contains(k.as_str()))
+        .collect();
     unreachable.sort();
     if let Some(u) = unreachable.first() {
         return Err(err(
-            &format!("state '{u}'"),
+            &format!("{prefix}state '{u}'"),
             "the state is not reachable from StartAt",
         ));
     }
@@ -322,40 +351,95 @@ const COMMON: &[&str] = &["Type", "Comment"];
 
 fn allowed_fields(ty: &str) -> Option<&'static [&'static str]> {
     Some(match ty {
-        "Pass" => &["InputPath", "OutputPath", "ResultPath", "Parameters", "Result", "Next", "End"],
+        "Pass" => &[
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "Result",
+            "Next",
+            "End",
+        ],
         "Task" => &[
-            "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Next", "End",
-            "Retry", "Catch", "Resource", "TimeoutSeconds", "TimeoutSecondsPath",
-            "HeartbeatSeconds", "HeartbeatSecondsPath", "Credentials",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Next",
+            "End",
+            "Retry",
+            "Catch",
+            "Resource",
+            "TimeoutSeconds",
+            "TimeoutSecondsPath",
+            "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+            "Credentials",
         ],
         "Choice" => &["InputPath", "OutputPath", "Choices", "Default"],
         "Wait" => &[
-            "InputPath", "OutputPath", "Next", "End", "Seconds", "Timestamp", "SecondsPath",
+            "InputPath",
+            "OutputPath",
+            "Next",
+            "End",
+            "Seconds",
+            "Timestamp",
+            "SecondsPath",
             "TimestampPath",
         ],
         "Succeed" => &["InputPath", "OutputPath"],
         "Fail" => &["Error", "Cause", "ErrorPath", "CausePath"],
         "Parallel" => &[
-            "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Next", "End",
-            "Retry", "Catch", "Branches",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Next",
+            "End",
+            "Retry",
+            "Catch",
+            "Branches",
         ],
         "Map" => &[
-            "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Next", "End",
-            "Retry", "Catch", "ItemsPath", "ItemSelector", "MaxConcurrency", "MaxConcurrencyPath",
-            "Iterator", "ItemProcessor", "Label",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Next",
+            "End",
+            "Retry",
+            "Catch",
+            "ItemsPath",
+            "ItemSelector",
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+            "Iterator",
+            "ItemProcessor",
+            "Label",
         ],
         _ => return None,
     })
 }
 
-fn path_field(obj: &Map<String, Value>, key: &str, loc: &str, reference: bool) -> Result<PathField, WorkflowError> {
+fn path_field(
+    obj: &Map<String, Value>,
+    key: &str,
+    loc: &str,
+    reference: bool,
+) -> Result<PathField, WorkflowError> {
     match obj.get(key) {
         None => Ok(PathField::Default),
         Some(Value::Null) => Ok(PathField::Null),
         Some(Value::String(s)) => {
             let p = Path::parse(s).map_err(|e| err(&format!("{loc} field '{key}'"), e))?;
             if p.context {
-                return Err(err(&format!("{loc} field '{key}'"), "must not refer to the context object"));
+                return Err(err(
+                    &format!("{loc} field '{key}'"),
+                    "must not refer to the context object",
+                ));
             }
             if reference && !p.is_reference() {
                 return Err(err(
@@ -365,11 +449,18 @@ fn path_field(obj: &Map<String, Value>, key: &str, loc: &str, reference: bool) -
             }
             Ok(PathField::Path(p))
         }
-        Some(_) => Err(err(&format!("{loc} field '{key}'"), "must be a path string or null")),
+        Some(_) => Err(err(
+            &format!("{loc} field '{key}'"),
+            "must be a path string or null",
+        )),
     }
 }
 
-fn template(obj: &Map<String, Value>, key: &str, loc: &str) -> Result<Option<Value>, WorkflowError> {
+fn template(
+    obj: &Map<String, Value>,
+    key: &str,
+    loc: &str,
+) -> Result<Option<Value>, WorkflowError> {
     match obj.get(key) {
         None => Ok(None),
         Some(v) => {
@@ -379,22 +470,41 @@ fn template(obj: &Map<String, Value>, key: &str, loc: &str) -> Result<Option<Val
     }
 }
 
-fn seconds(obj: &Map<String, Value>, key: &str, loc: &str, min: u64) -> Result<Option<Seconds>, WorkflowError> {
+fn seconds(
+    obj: &Map<String, Value>,
+    key: &str,
+    loc: &str,
+    min: u64,
+) -> Result<Option<Seconds>, WorkflowError> {
     let path_key = format!("{key}Path");
     match (obj.get(key), obj.get(&path_key)) {
-        (Some(_), Some(_)) => Err(err(loc, format!("{key} and {path_key} are mutually exclusive"))),
+        (Some(_), Some(_)) => Err(err(
+            loc,
+            format!("{key} and {path_key} are mutually exclusive"),
+        )),
         (Some(v), None) => v
             .as_u64()
             .filter(|n| *n >= min && *n <= 99_999_999)
             .map(|n| Some(Seconds::Fixed(n)))
-            .ok_or_else(|| err(&format!("{loc} field '{key}'"), format!("must be an integer from {min} to 99999999"))),
+            .ok_or_else(|| {
+                err(
+                    &format!("{loc} field '{key}'"),
+                    format!("must be an integer from {min} to 99999999"),
+                )
+            }),
         (None, Some(v)) => {
-            let s = v
-                .as_str()
-                .ok_or_else(|| err(&format!("{loc} field '{path_key}'"), "must be a path string"))?;
+            let s = v.as_str().ok_or_else(|| {
+                err(
+                    &format!("{loc} field '{path_key}'"),
+                    "must be a path string",
+                )
+            })?;
             let p = Path::parse(s).map_err(|e| err(&format!("{loc} field '{path_key}'"), e))?;
             if !p.is_reference() {
-                return Err(err(&format!("{loc} field '{path_key}'"), "must be a reference path"));
+                return Err(err(
+                    &format!("{loc} field '{path_key}'"),
+                    "must be a reference path",
+                ));
             }
             Ok(Some(Seconds::Path(p)))
         }
@@ -406,7 +516,12 @@ fn error_list(v: Option<&Value>, loc: &str) -> Result<Vec<String>, WorkflowError
     let arr = v
         .and_then(Value::as_array)
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| err(&format!("{loc}.ErrorEquals"), "ErrorEquals must be a non-empty array of strings"))?;
+        .ok_or_else(|| {
+            err(
+                &format!("{loc}.ErrorEquals"),
+                "ErrorEquals must be a non-empty array of strings",
+            )
+        })?;
     let list = arr
         .iter()
         .map(|e| {
@@ -416,7 +531,10 @@ fn error_list(v: Option<&Value>, loc: &str) -> Result<Vec<String>, WorkflowError
         })
         .collect::<Result<Vec<_>, _>>()?;
     if list.iter().any(|e| e == names::ALL) && list.len() > 1 {
-        return Err(err(&format!("{loc}.ErrorEquals"), "States.ALL must appear alone"));
+        return Err(err(
+            &format!("{loc}.ErrorEquals"),
+            "States.ALL must appear alone",
+        ));
     }
     Ok(list)
 }
@@ -428,10 +546,20 @@ fn parse_retry(v: &Value, loc: &str) -> Result<Vec<Retrier>, WorkflowError> {
     let mut out = Vec::new();
     for (i, r) in arr.iter().enumerate() {
         let at = format!("{loc} field 'Retry[{i}]'");
-        let o = r.as_object().ok_or_else(|| err(&at, "a retrier must be an object"))?;
+        let o = r
+            .as_object()
+            .ok_or_else(|| err(&at, "a retrier must be an object"))?;
         for k in o.keys() {
-            if !["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"]
-                .contains(&k.as_str())
+            if ![
+                "ErrorEquals",
+                "IntervalSeconds",
+                "MaxAttempts",
+                "BackoffRate",
+                "MaxDelaySeconds",
+                "JitterStrategy",
+                "Comment",
+            ]
+            .contains(&k.as_str())
             {
                 return Err(err(&at, format!("unknown field '{k}'")));
             }
@@ -445,7 +573,12 @@ fn parse_retry(v: &Value, loc: &str) -> Result<Vec<Retrier>, WorkflowError> {
             Some(v) => v
                 .as_u64()
                 .filter(|n| (1..=99_999_999).contains(n))
-                .ok_or_else(|| err(&format!("{at}.IntervalSeconds"), "must be an integer from 1 to 99999999"))?,
+                .ok_or_else(|| {
+                    err(
+                        &format!("{at}.IntervalSeconds"),
+                        "must be an integer from 1 to 99999999",
+                    )
+                })?,
         };
         let max_attempts = match o.get("MaxAttempts") {
             None => 3,
@@ -453,21 +586,33 @@ fn parse_retry(v: &Value, loc: &str) -> Result<Vec<Retrier>, WorkflowError> {
                 .as_u64()
                 .filter(|n| *n <= 99_999_999)
                 .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| err(&format!("{at}.MaxAttempts"), "must be an integer from 0 to 99999999"))?,
+                .ok_or_else(|| {
+                    err(
+                        &format!("{at}.MaxAttempts"),
+                        "must be an integer from 0 to 99999999",
+                    )
+                })?,
         };
         let backoff_rate = match o.get("BackoffRate") {
             None => 2.0,
-            Some(v) => v
-                .as_f64()
-                .filter(|n| *n >= 1.0)
-                .ok_or_else(|| err(&format!("{at}.BackoffRate"), "must be a number of at least 1.0"))?,
+            Some(v) => v.as_f64().filter(|n| *n >= 1.0).ok_or_else(|| {
+                err(
+                    &format!("{at}.BackoffRate"),
+                    "must be a number of at least 1.0",
+                )
+            })?,
         };
         let max_delay_seconds = match o.get("MaxDelaySeconds") {
             None => None,
             Some(v) => Some(
                 v.as_u64()
                     .filter(|n| (1..=31_622_400).contains(n))
-                    .ok_or_else(|| err(&format!("{at}.MaxDelaySeconds"), "must be an integer from 1 to 31622400"))?,
+                    .ok_or_else(|| {
+                        err(
+                            &format!("{at}.MaxDelaySeconds"),
+                            "must be an integer from 1 to 31622400",
+                        )
+                    })?,
             ),
         };
         let jitter = match o.get("JitterStrategy").map(|v| v.as_str()) {
@@ -494,7 +639,9 @@ fn parse_catch(v: &Value, loc: &str) -> Result<Vec<Catcher>, WorkflowError> {
     let mut out = Vec::new();
     for (i, c) in arr.iter().enumerate() {
         let at = format!("{loc} field 'Catch[{i}]'");
-        let o = c.as_object().ok_or_else(|| err(&at, "a catcher must be an object"))?;
+        let o = c
+            .as_object()
+            .ok_or_else(|| err(&at, "a catcher must be an object"))?;
         for k in o.keys() {
             if !["ErrorEquals", "Next", "ResultPath", "Comment"].contains(&k.as_str()) {
                 return Err(err(&at, format!("unknown field '{k}'")));
@@ -522,7 +669,10 @@ fn parse_catch(v: &Value, loc: &str) -> Result<Vec<Catcher>, WorkflowError> {
 fn text(obj: &Map<String, Value>, key: &str, loc: &str) -> Result<Option<Text>, WorkflowError> {
     let path_key = format!("{key}Path");
     match (obj.get(key), obj.get(&path_key)) {
-        (Some(_), Some(_)) => Err(err(loc, format!("{key} and {path_key} are mutually exclusive"))),
+        (Some(_), Some(_)) => Err(err(
+            loc,
+            format!("{key} and {path_key} are mutually exclusive"),
+        )),
         (Some(v), None) => v
             .as_str()
             .map(|s| Some(Text::Literal(s.to_string())))
@@ -539,24 +689,36 @@ fn text(obj: &Map<String, Value>, key: &str, loc: &str) -> Result<Option<Text>, 
 }
 
 fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowError> {
-    let loc = format!("state '{name}'");
-    let obj = v.as_object().ok_or_else(|| err(&loc, "a state must be a JSON object"))?;
-    let ty = obj
-        .get("Type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| err(&format!("{loc} field 'Type'"), "Type is required and must be a string"))?;
+    let loc = format!("{prefix}state '{name}'");
+    let obj = v
+        .as_object()
+        .ok_or_else(|| err(&loc, "a state must be a JSON object"))?;
+    let ty = obj.get("Type").and_then(Value::as_str).ok_or_else(|| {
+        err(
+            &format!("{loc} field 'Type'"),
+            "Type is required and must be a string",
+        )
+    })?;
     let allowed = allowed_fields(ty).ok_or_else(|| {
         err(
             &format!("{loc} field 'Type'"),
-            format!("unknown state type '{ty}' (Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map)"),
+            format!(
+                "unknown state type '{ty}' (Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map)"
+            ),
         )
     })?;
     for k in obj.keys() {
         if !COMMON.contains(&k.as_str()) && !allowed.contains(&k.as_str()) {
             if k == "QueryLanguage" || k == "Arguments" || k == "Output" || k == "Assign" {
-                return Err(err(&format!("{loc} field '{k}'"), "JSONata and variables are not supported"));
+                return Err(err(
+                    &format!("{loc} field '{k}'"),
+                    "JSONata and variables are not supported",
+                ));
             }
-            return Err(err(&format!("{loc} field '{k}'"), format!("'{k}' is not a field of a {ty} state")));
+            return Err(err(
+                &format!("{loc} field '{k}'"),
+                format!("'{k}' is not a field of a {ty} state"),
+            ));
         }
     }
     let terminal_kind = matches!(ty, "Choice" | "Succeed" | "Fail");
@@ -573,7 +735,12 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
     if !terminal_kind {
         match (&next, end) {
             (Some(_), true) => return Err(err(&loc, "a state cannot have both Next and End")),
-            (None, false) => return Err(err(&loc, "a non-terminal state needs Next or \"End\": true")),
+            (None, false) => {
+                return Err(err(
+                    &loc,
+                    "a non-terminal state needs Next or \"End\": true",
+                ));
+            }
             _ => {}
         }
     }
@@ -594,14 +761,22 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                 .get("Resource")
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
-                .ok_or_else(|| err(&format!("{loc} field 'Resource'"), "a Task needs a Resource URI"))?
+                .ok_or_else(|| {
+                    err(
+                        &format!("{loc} field 'Resource'"),
+                        "a Task needs a Resource URI",
+                    )
+                })?
                 .to_string();
             let timeout = seconds(obj, "TimeoutSeconds", &loc, 1)?;
             let heartbeat = seconds(obj, "HeartbeatSeconds", &loc, 1)?;
             if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat)
                 && h >= t
             {
-                return Err(err(&format!("{loc} field 'HeartbeatSeconds'"), "must be smaller than TimeoutSeconds"));
+                return Err(err(
+                    &format!("{loc} field 'HeartbeatSeconds'"),
+                    "must be smaller than TimeoutSeconds",
+                ));
             }
             StateKind::Task(TaskSpec {
                 resource,
@@ -614,17 +789,30 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                 .get("Choices")
                 .and_then(Value::as_array)
                 .filter(|a| !a.is_empty())
-                .ok_or_else(|| err(&format!("{loc} field 'Choices'"), "Choices must be a non-empty array"))?;
+                .ok_or_else(|| {
+                    err(
+                        &format!("{loc} field 'Choices'"),
+                        "Choices must be a non-empty array",
+                    )
+                })?;
             let mut choices = Vec::new();
             for (i, r) in arr.iter().enumerate() {
                 let at = format!("Choices[{i}]");
-                let o = r
-                    .as_object()
-                    .ok_or_else(|| err(&format!("{loc} field '{at}'"), "a choice rule must be an object"))?;
+                let o = r.as_object().ok_or_else(|| {
+                    err(
+                        &format!("{loc} field '{at}'"),
+                        "a choice rule must be an object",
+                    )
+                })?;
                 let next = o
                     .get("Next")
                     .and_then(Value::as_str)
-                    .ok_or_else(|| err(&format!("{loc} field '{at}.Next'"), "a top-level choice rule needs Next"))?
+                    .ok_or_else(|| {
+                        err(
+                            &format!("{loc} field '{at}.Next'"),
+                            "a top-level choice rule needs Next",
+                        )
+                    })?
                     .to_string();
                 let condition = choice::parse_condition(o, &at).map_err(|e| err(&loc, e))?;
                 choices.push(ChoiceRule { condition, next });
@@ -642,7 +830,10 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                 .filter(|k| obj.contains_key(*k))
                 .collect();
             if present.len() != 1 {
-                return Err(err(&loc, "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath"));
+                return Err(err(
+                    &loc,
+                    "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath",
+                ));
             }
             let f = present[0];
             let v = &obj[f];
@@ -661,7 +852,9 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                     WaitSpec::Timestamp(s.to_string())
                 }
                 _ => {
-                    let s = v.as_str().ok_or_else(|| err(&at, "must be a path string"))?;
+                    let s = v
+                        .as_str()
+                        .ok_or_else(|| err(&at, "must be a path string"))?;
                     let p = Path::parse(s).map_err(|e| err(&at, e))?;
                     if !p.is_reference() {
                         return Err(err(&at, "must be a reference path"));
@@ -684,11 +877,22 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                 .get("Branches")
                 .and_then(Value::as_array)
                 .filter(|a| !a.is_empty())
-                .ok_or_else(|| err(&format!("{loc} field 'Branches'"), "Branches must be a non-empty array"))?;
+                .ok_or_else(|| {
+                    err(
+                        &format!("{loc} field 'Branches'"),
+                        "Branches must be a non-empty array",
+                    )
+                })?;
             let branches = arr
                 .iter()
                 .enumerate()
-                .map(|(i, b)| parse_machine(b, &format!("{prefix}state '{name}' field 'Branches[{i}]' / "), false))
+                .map(|(i, b)| {
+                    parse_machine(
+                        b,
+                        &format!("{prefix}state '{name}' field 'Branches[{i}]' / "),
+                        false,
+                    )
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             StateKind::Parallel { branches }
         }
@@ -696,8 +900,18 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
             let (key, proc_v) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
                 (Some(p), None) => ("ItemProcessor", p),
                 (None, Some(i)) => ("Iterator", i),
-                (Some(_), Some(_)) => return Err(err(&loc, "ItemProcessor and Iterator are mutually exclusive")),
-                (None, None) => return Err(err(&loc, "a Map state needs an ItemProcessor (or Iterator)")),
+                (Some(_), Some(_)) => {
+                    return Err(err(
+                        &loc,
+                        "ItemProcessor and Iterator are mutually exclusive",
+                    ));
+                }
+                (None, None) => {
+                    return Err(err(
+                        &loc,
+                        "a Map state needs an ItemProcessor (or Iterator)",
+                    ));
+                }
             };
             if let Some(mode) = proc_v
                 .get("ProcessorConfig")
@@ -705,11 +919,21 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                 .and_then(Value::as_str)
                 && mode != "INLINE"
             {
-                return Err(err(&format!("{loc} field '{key}.ProcessorConfig.Mode'"), "only INLINE Map states are supported"));
+                return Err(err(
+                    &format!("{loc} field '{key}.ProcessorConfig.Mode'"),
+                    "only INLINE Map states are supported",
+                ));
             }
-            let processor = Box::new(parse_machine(proc_v, &format!("{prefix}state '{name}' field '{key}' / "), false)?);
+            let processor = Box::new(parse_machine(
+                proc_v,
+                &format!("{prefix}state '{name}' field '{key}' / "),
+                false,
+            )?);
             if obj.contains_key("ItemSelector") && obj.contains_key("Parameters") {
-                return Err(err(&loc, "ItemSelector and Parameters are mutually exclusive"));
+                return Err(err(
+                    &loc,
+                    "ItemSelector and Parameters are mutually exclusive",
+                ));
             }
             let item_selector = match template(obj, "ItemSelector", &loc)? {
                 Some(t) => Some(t),
@@ -722,7 +946,12 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                 max_concurrency: seconds(obj, "MaxConcurrency", &loc, 0)?,
             })
         }
-        _ => return Err(err(&format!("{loc} field 'Type'"), format!("unknown state type '{ty}'"))),
+        _ => {
+            return Err(err(
+                &format!("{loc} field 'Type'"),
+                format!("unknown state type '{ty}'"),
+            ));
+        }
     };
     let is_map = matches!(kind, StateKind::Map(_));
     Ok(State {
@@ -730,9 +959,17 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
         input_path: path_field(obj, "InputPath", &loc, false)?,
         output_path: path_field(obj, "OutputPath", &loc, false)?,
         result_path: path_field(obj, "ResultPath", &loc, true)?,
-        parameters: if is_map { None } else { template(obj, "Parameters", &loc)? },
+        parameters: if is_map {
+            None
+        } else {
+            template(obj, "Parameters", &loc)?
+        },
         result_selector: template(obj, "ResultSelector", &loc)?,
-        next: if terminal_kind && ty != "Choice" { None } else { next },
+        next: if terminal_kind && ty != "Choice" {
+            None
+        } else {
+            next
+        },
         end,
         retry,
         catch,
@@ -785,24 +1022,42 @@ mod tests {
 
     #[test]
     fn rejects_unknown_types_and_targets() {
-        let e = load_v(json!({"StartAt": "A", "States": {"A": {"Type": "Pas", "End": true}}})).unwrap_err();
+        let e = load_v(json!({"StartAt": "A", "States": {"A": {"Type": "Pas", "End": true}}}))
+            .unwrap_err();
         assert_eq!(location(e), "state 'A' field 'Type'");
-        let e = load_v(json!({"StartAt": "B", "States": {"A": {"Type": "Pass", "End": true}}})).unwrap_err();
+        let e = load_v(json!({"StartAt": "B", "States": {"A": {"Type": "Pass", "End": true}}}))
+            .unwrap_err();
         assert_eq!(location(e), "the top level field 'StartAt'");
-        let e = load_v(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Z"}}})).unwrap_err();
+        let e = load_v(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Z"}}}))
+            .unwrap_err();
         assert_eq!(location(e), "state 'A' field 'Next'");
     }
 
     #[test]
     fn rejects_bad_retry_fields() {
         for (retry, field) in [
-            (json!([{"ErrorEquals": ["X"], "BackoffRate": 0.5}]), "BackoffRate"),
-            (json!([{"ErrorEquals": ["X"], "IntervalSeconds": 0}]), "IntervalSeconds"),
-            (json!([{"ErrorEquals": ["X"], "MaxAttempts": -1}]), "MaxAttempts"),
-            (json!([{"ErrorEquals": ["X"], "JitterStrategy": "HALF"}]), "JitterStrategy"),
+            (
+                json!([{"ErrorEquals": ["X"], "BackoffRate": 0.5}]),
+                "BackoffRate",
+            ),
+            (
+                json!([{"ErrorEquals": ["X"], "IntervalSeconds": 0}]),
+                "IntervalSeconds",
+            ),
+            (
+                json!([{"ErrorEquals": ["X"], "MaxAttempts": -1}]),
+                "MaxAttempts",
+            ),
+            (
+                json!([{"ErrorEquals": ["X"], "JitterStrategy": "HALF"}]),
+                "JitterStrategy",
+            ),
             (json!([{"ErrorEquals": []}]), "ErrorEquals"),
             (json!([{"ErrorEquals": ["States.ALL", "X"]}]), "ErrorEquals"),
-            (json!([{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}]), "Retry[0]"),
+            (
+                json!([{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}]),
+                "Retry[0]",
+            ),
         ] {
             let e = load_v(json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": retry}}})).unwrap_err();
             let loc = location(e);

@@ -224,7 +224,10 @@ impl ExecutionDescription {
     pub fn to_aws_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("executionArn".into(), self.execution_arn.clone().into());
-        m.insert("stateMachineArn".into(), self.state_machine_arn.clone().into());
+        m.insert(
+            "stateMachineArn".into(),
+            self.state_machine_arn.clone().into(),
+        );
         m.insert("name".into(), self.name.clone().into());
         m.insert("status".into(), self.status.as_str().into());
         m.insert("startDate".into(), format_timestamp(self.start_ms).into());
@@ -332,11 +335,9 @@ const RETIRED_TOKENS_KEPT: usize = 64;
 fn valid_name(name: &str) -> bool {
     let n = name.chars().count();
     (1..=80).contains(&n)
-        && !name.chars().any(|c| {
-            c.is_whitespace()
-                || c.is_control()
-                || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
-        })
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c))
 }
 
 impl Engine {
@@ -504,7 +505,8 @@ impl Engine {
             created_ms: self.clock.now_ms(),
         };
         self.pending_machines.push(stored.clone());
-        self.machines.insert(arn, Arc::new(LoadedMachine { stored, def }));
+        self.machines
+            .insert(arn, Arc::new(LoadedMachine { stored, def }));
         self.auto_flush()
     }
 
@@ -598,7 +600,7 @@ impl Engine {
                 deadline_ms: machine
                     .def
                     .timeout_seconds
-                    .map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX / 2000) * 1000)),
+                    .map(|s| now.saturating_add(secs_to_ms(s))),
                 transitions: 0,
                 next_event_id: 0,
                 token_seq: 0,
@@ -614,7 +616,14 @@ impl Engine {
             "roleArn": self.config.role_arn,
             "stateMachineArn": state_machine_arn,
         });
-        let id = push_event(&mut exec, 0, now, "ExecutionStarted", "executionStartedEventDetails", details);
+        let id = push_event(
+            &mut exec,
+            0,
+            now,
+            "ExecutionStarted",
+            "executionStartedEventDetails",
+            details,
+        );
         if let Some(t) = exec.record.threads.get_mut(&0) {
             t.last_event = id;
         }
@@ -723,7 +732,14 @@ impl Engine {
             d.insert("cause".into(), c.into());
         }
         let prev = ex.record.next_event_id;
-        push_event(ex, prev, now, "ExecutionAborted", "executionAbortedEventDetails", Value::Object(d));
+        push_event(
+            ex,
+            prev,
+            now,
+            "ExecutionAborted",
+            "executionAbortedEventDetails",
+            Value::Object(d),
+        );
         ex.record.error = error.map(str::to_string);
         ex.record.cause = cause.map(str::to_string);
         close(ex, ExecutionStatus::Aborted, now, RetiredReason::Aborted);
@@ -742,14 +758,16 @@ impl Engine {
             ));
         }
         let mut parts = token.split('.');
-        let (Some(arn), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(arn), Some(_), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(WorkflowError::InvalidToken("malformed task token".into()));
         };
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(arn)
             .map_err(|_| WorkflowError::InvalidToken("malformed task token".into()))?;
-        String::from_utf8(bytes).map_err(|_| WorkflowError::InvalidToken("malformed task token".into()))
+        String::from_utf8(bytes)
+            .map_err(|_| WorkflowError::InvalidToken("malformed task token".into()))
     }
 
     fn new_token(&mut self, rec: &mut ExecutionRecord) -> String {
@@ -768,12 +786,10 @@ impl Engine {
         let arn = Self::decode_token(token)?;
         let stale = |rec: &ExecutionRecord| -> WorkflowError {
             match rec.retired_tokens.iter().find(|(t, _)| t == token) {
-                Some((_, RetiredReason::TimedOut)) => WorkflowError::TaskTimedOut(
-                    "the task for this token has timed out".into(),
-                ),
-                _ => WorkflowError::TaskDoesNotExist(
-                    "no task is waiting for this token".into(),
-                ),
+                Some((_, RetiredReason::TimedOut)) => {
+                    WorkflowError::TaskTimedOut("the task for this token has timed out".into())
+                }
+                _ => WorkflowError::TaskDoesNotExist("no task is waiting for this token".into()),
             }
         };
         match self.execs.get(&arn) {
@@ -797,7 +813,11 @@ impl Engine {
         }
     }
 
-    fn complete(&mut self, token: &str, outcome: Result<Value, Failure>) -> Result<(), WorkflowError> {
+    fn complete(
+        &mut self,
+        token: &str,
+        outcome: Result<Value, Failure>,
+    ) -> Result<(), WorkflowError> {
         let (arn, tid) = self.locate(token)?;
         if let Some(ex) = self.execs.get_mut(&arn)
             && let Some(t) = ex.record.threads.get_mut(&tid)
@@ -813,7 +833,9 @@ impl Engine {
     /// SendTaskSuccess. The execution continues on the next `run`.
     pub fn send_task_success(&mut self, token: &str, output: &str) -> Result<(), WorkflowError> {
         if output.len() > MAX_OUTPUT_BYTES {
-            return Err(WorkflowError::InvalidOutput("output is larger than 256 KiB".into()));
+            return Err(WorkflowError::InvalidOutput(
+                "output is larger than 256 KiB".into(),
+            ));
         }
         let v: Value = serde_json::from_str(output)
             .map_err(|e| WorkflowError::InvalidOutput(format!("output is not JSON: {e}")))?;
@@ -828,10 +850,14 @@ impl Engine {
         cause: &str,
     ) -> Result<(), WorkflowError> {
         if error.chars().count() > MAX_ERROR_CHARS {
-            return Err(WorkflowError::Validation("error is longer than 256 characters".into()));
+            return Err(WorkflowError::Validation(
+                "error is longer than 256 characters".into(),
+            ));
         }
         if cause.chars().count() > MAX_CAUSE_CHARS {
-            return Err(WorkflowError::Validation("cause is longer than 32768 characters".into()));
+            return Err(WorkflowError::Validation(
+                "cause is longer than 32768 characters".into(),
+            ));
         }
         self.complete(token, Err(Failure::new(error, cause)))
     }
@@ -891,11 +917,22 @@ impl Engine {
                     Some(m) => self.advance(&mut ex, &m.def, now),
                     None => {
                         let prev = ex.record.next_event_id;
-                        push_event(&mut ex, prev, now, "ExecutionFailed", "executionFailedEventDetails",
-                            json!({"error": names::RUNTIME, "cause": "the state machine no longer exists"}));
+                        push_event(
+                            &mut ex,
+                            prev,
+                            now,
+                            "ExecutionFailed",
+                            "executionFailedEventDetails",
+                            json!({"error": names::RUNTIME, "cause": "the state machine no longer exists"}),
+                        );
                         ex.record.error = Some(names::RUNTIME.into());
                         ex.record.cause = Some("the state machine no longer exists".into());
-                        close(&mut ex, ExecutionStatus::Failed, now, RetiredReason::Aborted);
+                        close(
+                            &mut ex,
+                            ExecutionStatus::Failed,
+                            now,
+                            RetiredReason::Aborted,
+                        );
                     }
                 }
                 report.advanced += 1;
@@ -919,16 +956,19 @@ impl Engine {
             ..WriteBatch::default()
         };
         for arn in &self.dirty {
-            if let Some(ex) = self.execs.get(arn) {
+            if let Some(ex) = self.execs.get_mut(arn) {
                 batch.executions.push(ex.record.clone());
                 if !ex.unflushed.is_empty() {
-                    batch.history.push((arn.clone(), ex.unflushed.clone()));
+                    // Moved, not cloned: histories are the bulk of what a flush writes.
+                    batch.history.push((arn.clone(), std::mem::take(&mut ex.unflushed)));
                 }
             }
         }
         if batch.is_empty() {
             return Ok(());
         }
+        // A store that fails loses this flush's history events (the records are written again
+        // on the next flush); both stores here only fail when their lock is poisoned.
         self.store.write(batch)?;
         self.pending_machines.clear();
         let dirty = std::mem::take(&mut self.dirty);
@@ -1009,8 +1049,14 @@ impl Engine {
                 && now >= d
             {
                 let prev = last_event(ex);
-                push_event(ex, prev, now, "ExecutionTimedOut", "executionTimedOutEventDetails",
-                    json!({"error": names::TIMEOUT, "cause": "The execution timed out (TimeoutSeconds)."}));
+                push_event(
+                    ex,
+                    prev,
+                    now,
+                    "ExecutionTimedOut",
+                    "executionTimedOutEventDetails",
+                    json!({"error": names::TIMEOUT, "cause": "The execution timed out (TimeoutSeconds)."}),
+                );
                 ex.record.error = Some(names::TIMEOUT.into());
                 ex.record.cause = Some("The execution timed out (TimeoutSeconds).".into());
                 close(ex, ExecutionStatus::TimedOut, now, RetiredReason::TimedOut);
@@ -1022,8 +1068,14 @@ impl Engine {
                     self.config.max_history_events
                 );
                 let prev = last_event(ex);
-                push_event(ex, prev, now, "ExecutionFailed", "executionFailedEventDetails",
-                    json!({"error": names::RUNTIME, "cause": cause}));
+                push_event(
+                    ex,
+                    prev,
+                    now,
+                    "ExecutionFailed",
+                    "executionFailedEventDetails",
+                    json!({"error": names::RUNTIME, "cause": cause}),
+                );
                 ex.record.error = Some(names::RUNTIME.into());
                 ex.record.cause = Some(cause);
                 close(ex, ExecutionStatus::Failed, now, RetiredReason::Aborted);
@@ -1064,9 +1116,18 @@ impl Engine {
         progressed
     }
 
-    fn step_thread(&mut self, ex: &mut Exec, root: &StateMachine, th: &mut Thread, now: i64) -> bool {
+    fn step_thread(
+        &mut self,
+        ex: &mut Exec,
+        root: &StateMachine,
+        th: &mut Thread,
+        now: i64,
+    ) -> bool {
         let Some(machine) = resolve_scope(root, &th.scope) else {
-            fail_thread(th, Failure::runtime("the thread's branch is not in the definition"));
+            fail_thread(
+                th,
+                Failure::runtime("the thread's branch is not in the definition"),
+            );
             return true;
         };
         let Some(st) = machine.states.get(&th.state) else {
@@ -1086,13 +1147,21 @@ impl Engine {
                     let (rtype, rname) = resource_parts(&w.resource);
                     match outcome {
                         Ok(v) => {
-                            emit(ex, th, now, "TaskSucceeded", "taskSucceededEventDetails", json!({
+                            emit(
+                                ex,
+                                th,
+                                now,
+                                "TaskSucceeded",
+                                "taskSucceededEventDetails",
+                                json!({
                                 "resourceType": rtype, "resource": rname,
-                                "output": v.to_string(), "outputDetails": not_truncated()}));
+                                "output": v.to_string(), "outputDetails": not_truncated()}),
+                            );
                             self.finish_result(ex, th, st, v, now);
                         }
                         Err(f) => {
-                            let mut d = json!({"resourceType": rtype, "resource": rname, "error": f.error});
+                            let mut d =
+                                json!({"resourceType": rtype, "resource": rname, "error": f.error});
                             if let Some(c) = &f.cause {
                                 d["cause"] = c.clone().into();
                             }
@@ -1109,11 +1178,30 @@ impl Engine {
                 }
                 let w = w.clone();
                 retire(&mut ex.record, &w.token, RetiredReason::TimedOut);
-                let error = if timed_out { names::TIMEOUT } else { names::HEARTBEAT_TIMEOUT };
+                let error = if timed_out {
+                    names::TIMEOUT
+                } else {
+                    names::HEARTBEAT_TIMEOUT
+                };
                 let (rtype, rname) = resource_parts(&w.resource);
-                emit(ex, th, now, "TaskTimedOut", "taskTimedOutEventDetails",
-                    json!({"resourceType": rtype, "resource": rname, "error": error}));
-                self.handle_error(ex, th, st, Failure { error: error.into(), cause: None }, now);
+                emit(
+                    ex,
+                    th,
+                    now,
+                    "TaskTimedOut",
+                    "taskTimedOutEventDetails",
+                    json!({"resourceType": rtype, "resource": rname, "error": error}),
+                );
+                self.handle_error(
+                    ex,
+                    th,
+                    st,
+                    Failure {
+                        error: error.into(),
+                        cause: None,
+                    },
+                    now,
+                );
                 true
             }
             Phase::Backoff { until } => {
@@ -1123,8 +1211,13 @@ impl Engine {
                 ex.record.transitions += 1;
                 match &st.kind {
                     StateKind::Task(_) => self.start_task(ex, th, st, now),
-                    StateKind::Parallel { .. } | StateKind::Map(_) => self.start_children(ex, th, st, now),
-                    _ => fail_thread(th, Failure::runtime("only Task, Parallel and Map states retry")),
+                    StateKind::Parallel { .. } | StateKind::Map(_) => {
+                        self.start_children(ex, th, st, now)
+                    }
+                    _ => fail_thread(
+                        th,
+                        Failure::runtime("only Task, Parallel and Map states retry"),
+                    ),
                 }
                 true
             }
@@ -1141,7 +1234,13 @@ impl Engine {
         }
     }
 
-    fn context(&self, ex: &Exec, th: &Thread, token: Option<&str>, item: Option<(usize, &Value)>) -> Value {
+    fn context(
+        &self,
+        ex: &Exec,
+        th: &Thread,
+        token: Option<&str>,
+        item: Option<(usize, &Value)>,
+    ) -> Value {
         let machine_name = self
             .machines
             .get(&ex.record.state_machine_arn)
@@ -1180,8 +1279,14 @@ impl Engine {
         th.retry_counts = vec![0; st.retry.len()];
         th.retry_total = 0;
         ex.record.transitions += 1;
-        emit(ex, th, now, &format!("{}StateEntered", st.type_name()), "stateEnteredEventDetails",
-            json!({"name": st.name, "input": th.input.to_string(), "inputDetails": not_truncated()}));
+        emit(
+            ex,
+            th,
+            now,
+            &format!("{}StateEntered", st.type_name()),
+            "stateEnteredEventDetails",
+            json!({"name": st.name, "input": th.input.to_string(), "inputDetails": not_truncated()}),
+        );
         let result = match &st.kind {
             StateKind::Pass { result } => self.run_pass(ex, th, st, result.as_ref()),
             StateKind::Task(_) => {
@@ -1237,9 +1342,24 @@ impl Engine {
             StateKind::Fail { error, cause } => {
                 let ctx = self.context(ex, th, None, None);
                 let r = (|| {
-                    let error = resolve_text(error.as_ref(), &th.input, &ctx, self.rng.as_mut(), "ErrorPath")?;
-                    let cause = resolve_text(cause.as_ref(), &th.input, &ctx, self.rng.as_mut(), "CausePath")?;
-                    Ok::<_, Failure>(Failure { error: error.unwrap_or_default(), cause })
+                    let error = resolve_text(
+                        error.as_ref(),
+                        &th.input,
+                        &ctx,
+                        self.rng.as_mut(),
+                        "ErrorPath",
+                    )?;
+                    let cause = resolve_text(
+                        cause.as_ref(),
+                        &th.input,
+                        &ctx,
+                        self.rng.as_mut(),
+                        "CausePath",
+                    )?;
+                    Ok::<_, Failure>(Failure {
+                        error: error.unwrap_or_default(),
+                        cause,
+                    })
                 })();
                 match r {
                     Ok(f) | Err(f) => fail_thread(th, f),
@@ -1253,12 +1373,25 @@ impl Engine {
         }
     }
 
-    fn run_pass(&mut self, ex: &Exec, th: &Thread, st: &State, result: Option<&Value>) -> Result<(Value, Option<String>), Failure> {
+    fn run_pass(
+        &mut self,
+        ex: &Exec,
+        th: &Thread,
+        st: &State,
+        result: Option<&Value>,
+    ) -> Result<(Value, Option<String>), Failure> {
         let effective = st.input_path.select_input(&th.input, "InputPath")?;
         let effective = match &st.parameters {
             Some(t) => {
                 let ctx = self.context(ex, th, None, None);
-                path::apply_template(t, &TemplateScope { input: &effective, context: &ctx }, self.rng.as_mut())?
+                path::apply_template(
+                    t,
+                    &TemplateScope {
+                        input: &effective,
+                        context: &ctx,
+                    },
+                    self.rng.as_mut(),
+                )?
             }
             None => effective,
         };
@@ -1268,10 +1401,24 @@ impl Engine {
         Ok((output, st.next.clone()))
     }
 
-    fn exit(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, output: Value, next: Option<String>, now: i64) {
+    fn exit(
+        &mut self,
+        ex: &mut Exec,
+        th: &mut Thread,
+        st: &State,
+        output: Value,
+        next: Option<String>,
+        now: i64,
+    ) {
         // Fail states never exit; Succeed and the others do.
-        emit(ex, th, now, &format!("{}StateExited", st.type_name()), "stateExitedEventDetails",
-            json!({"name": st.name, "output": output.to_string(), "outputDetails": not_truncated()}));
+        emit(
+            ex,
+            th,
+            now,
+            &format!("{}StateExited", st.type_name()),
+            "stateExitedEventDetails",
+            json!({"name": st.name, "output": output.to_string(), "outputDetails": not_truncated()}),
+        );
         match next {
             Some(n) if !st.end => {
                 th.state = n;
@@ -1283,12 +1430,26 @@ impl Engine {
     }
 
     /// ResultSelector, ResultPath and OutputPath over a result, then on to the next state.
-    fn finish_result(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, result: Value, now: i64) {
+    fn finish_result(
+        &mut self,
+        ex: &mut Exec,
+        th: &mut Thread,
+        st: &State,
+        result: Value,
+        now: i64,
+    ) {
         let r = (|| {
             let selected = match &st.result_selector {
                 Some(t) => {
                     let ctx = self.context(ex, th, None, None);
-                    path::apply_template(t, &TemplateScope { input: &result, context: &ctx }, self.rng.as_mut())?
+                    path::apply_template(
+                        t,
+                        &TemplateScope {
+                            input: &result,
+                            context: &ctx,
+                        },
+                        self.rng.as_mut(),
+                    )?
                 }
                 None => result,
             };
@@ -1302,12 +1463,19 @@ impl Engine {
     }
 
     /// Retry, then Catch, then fail the thread.
-    fn handle_error(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, failure: Failure, now: i64) {
-        if let Some(idx) = st
-            .retry
-            .iter()
-            .position(|r| r.error_equals.iter().any(|p| error_matches(p, &failure.error)))
-            && let Some(r) = st.retry.get(idx)
+    fn handle_error(
+        &mut self,
+        ex: &mut Exec,
+        th: &mut Thread,
+        st: &State,
+        failure: Failure,
+        now: i64,
+    ) {
+        if let Some(idx) = st.retry.iter().position(|r| {
+            r.error_equals
+                .iter()
+                .any(|p| error_matches(p, &failure.error))
+        }) && let Some(r) = st.retry.get(idx)
         {
             let count = th.retry_counts.get(idx).copied().unwrap_or(0);
             if count < r.max_attempts {
@@ -1315,7 +1483,9 @@ impl Engine {
                     *c += 1;
                 }
                 th.retry_total += 1;
-                let mut delay = r.interval_seconds as f64 * r.backoff_rate.powi(i32::try_from(count).unwrap_or(i32::MAX));
+                let mut delay = r.interval_seconds as f64
+                    * r.backoff_rate
+                        .powi(i32::try_from(count).unwrap_or(i32::MAX));
                 if let Some(max) = r.max_delay_seconds {
                     delay = delay.min(max as f64);
                 }
@@ -1328,15 +1498,24 @@ impl Engine {
                 return;
             }
         }
-        if let Some(c) = st
-            .catch
-            .iter()
-            .find(|c| c.error_equals.iter().any(|p| error_matches(p, &failure.error)))
-        {
-            match c.result_path.merge_result(&th.input, failure.to_catch_output()) {
+        if let Some(c) = st.catch.iter().find(|c| {
+            c.error_equals
+                .iter()
+                .any(|p| error_matches(p, &failure.error))
+        }) {
+            match c
+                .result_path
+                .merge_result(&th.input, failure.to_catch_output())
+            {
                 Ok(output) => {
-                    emit(ex, th, now, &format!("{}StateExited", st.type_name()), "stateExitedEventDetails",
-                        json!({"name": st.name, "output": output.to_string(), "outputDetails": not_truncated()}));
+                    emit(
+                        ex,
+                        th,
+                        now,
+                        &format!("{}StateExited", st.type_name()),
+                        "stateExitedEventDetails",
+                        json!({"name": st.name, "output": output.to_string(), "outputDetails": not_truncated()}),
+                    );
                     th.state = c.next.clone();
                     th.input = output;
                     th.phase = Phase::Enter;
@@ -1357,11 +1536,19 @@ impl Engine {
             let effective = st.input_path.select_input(&th.input, "InputPath")?;
             let ctx = self.context(ex, th, Some(&token), None);
             let params = match &st.parameters {
-                Some(t) => path::apply_template(t, &TemplateScope { input: &effective, context: &ctx }, self.rng.as_mut())?,
+                Some(t) => path::apply_template(
+                    t,
+                    &TemplateScope {
+                        input: &effective,
+                        context: &ctx,
+                    },
+                    self.rng.as_mut(),
+                )?,
                 None => effective.clone(),
             };
             let timeout = resolve_seconds(spec.timeout.as_ref(), &effective, "TimeoutSecondsPath")?;
-            let heartbeat = resolve_seconds(spec.heartbeat.as_ref(), &effective, "HeartbeatSecondsPath")?;
+            let heartbeat =
+                resolve_seconds(spec.heartbeat.as_ref(), &effective, "HeartbeatSecondsPath")?;
             Ok::<_, Failure>((params, timeout, heartbeat))
         })();
         let (params, timeout, heartbeat) = match prepared {
@@ -1382,8 +1569,22 @@ impl Engine {
         if let Some(h) = heartbeat {
             sched["heartbeatInSeconds"] = h.into();
         }
-        emit(ex, th, now, "TaskScheduled", "taskScheduledEventDetails", sched);
-        emit(ex, th, now, "TaskStarted", "taskStartedEventDetails", json!({"resourceType": rtype, "resource": rname}));
+        emit(
+            ex,
+            th,
+            now,
+            "TaskScheduled",
+            "taskScheduledEventDetails",
+            sched,
+        );
+        emit(
+            ex,
+            th,
+            now,
+            "TaskStarted",
+            "taskStartedEventDetails",
+            json!({"resourceType": rtype, "resource": rname}),
+        );
         let (base, pattern) = split_resource(&spec.resource);
         let request = TaskRequest {
             execution_arn: &ex.record.execution_arn,
@@ -1407,29 +1608,55 @@ impl Engine {
                     "state '{}': no task integration is registered for resource '{}'",
                     st.name, spec.resource
                 ));
-                emit(ex, th, now, "TaskFailed", "taskFailedEventDetails",
-                    json!({"resourceType": rtype, "resource": rname, "error": f.error, "cause": f.cause}));
+                emit(
+                    ex,
+                    th,
+                    now,
+                    "TaskFailed",
+                    "taskFailedEventDetails",
+                    json!({"resourceType": rtype, "resource": rname, "error": f.error, "cause": f.cause}),
+                );
                 fail_thread(th, f);
                 return;
             }
         };
         match outcome {
             Err(e) => {
-                emit(ex, th, now, "TaskFailed", "taskFailedEventDetails",
-                    json!({"resourceType": rtype, "resource": rname, "error": e.error, "cause": e.cause}));
+                emit(
+                    ex,
+                    th,
+                    now,
+                    "TaskFailed",
+                    "taskFailedEventDetails",
+                    json!({"resourceType": rtype, "resource": rname, "error": e.error, "cause": e.cause}),
+                );
                 self.handle_error(ex, th, st, e.into(), now);
             }
             Ok(TaskOutcome::Completed(v)) if pattern != IntegrationPattern::WaitForTaskToken => {
-                emit(ex, th, now, "TaskSucceeded", "taskSucceededEventDetails", json!({
+                emit(
+                    ex,
+                    th,
+                    now,
+                    "TaskSucceeded",
+                    "taskSucceededEventDetails",
+                    json!({
                     "resourceType": rtype, "resource": rname,
-                    "output": v.to_string(), "outputDetails": not_truncated()}));
+                    "output": v.to_string(), "outputDetails": not_truncated()}),
+                );
                 self.finish_result(ex, th, st, v, now);
             }
             Ok(TaskOutcome::Completed(v)) | Ok(TaskOutcome::Pending(v)) => {
                 if pattern == IntegrationPattern::WaitForTaskToken {
-                    emit(ex, th, now, "TaskSubmitted", "taskSubmittedEventDetails", json!({
+                    emit(
+                        ex,
+                        th,
+                        now,
+                        "TaskSubmitted",
+                        "taskSubmittedEventDetails",
+                        json!({
                         "resourceType": rtype, "resource": rname,
-                        "output": v.to_string(), "outputDetails": not_truncated()}));
+                        "output": v.to_string(), "outputDetails": not_truncated()}),
+                    );
                 }
                 th.phase = Phase::Task(TaskWait {
                     token,
@@ -1451,24 +1678,49 @@ impl Engine {
                     let effective = match &st.parameters {
                         Some(t) => {
                             let ctx = self.context(ex, th, None, None);
-                            path::apply_template(t, &TemplateScope { input: &effective, context: &ctx }, self.rng.as_mut())?
+                            path::apply_template(
+                                t,
+                                &TemplateScope {
+                                    input: &effective,
+                                    context: &ctx,
+                                },
+                                self.rng.as_mut(),
+                            )?
                         }
                         None => effective,
                     };
                     let n = branches.len();
-                    Ok(Children { effective, slots: vec![Slot::Pending; n], items: None, next_item: 0, max_concurrency: n })
+                    Ok(Children {
+                        effective,
+                        slots: vec![Slot::Pending; n],
+                        items: None,
+                        next_item: 0,
+                        max_concurrency: n,
+                    })
                 }
                 StateKind::Map(spec) => {
                     let items = spec.items_path.select_input(&effective, "ItemsPath")?;
                     let Value::Array(items) = items else {
                         return Err(Failure::runtime(format!(
-                            "state '{}': the ItemsPath does not select an array", st.name)));
+                            "state '{}': the ItemsPath does not select an array",
+                            st.name
+                        )));
                     };
-                    let mc = match resolve_seconds(spec.max_concurrency.as_ref(), &effective, "MaxConcurrencyPath")? {
+                    let mc = match resolve_seconds(
+                        spec.max_concurrency.as_ref(),
+                        &effective,
+                        "MaxConcurrencyPath",
+                    )? {
                         None | Some(0) => usize::MAX,
                         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
                     };
-                    Ok(Children { effective, slots: vec![Slot::Pending; items.len()], items: Some(items), next_item: 0, max_concurrency: mc })
+                    Ok(Children {
+                        effective,
+                        slots: vec![Slot::Pending; items.len()],
+                        items: Some(items),
+                        next_item: 0,
+                        max_concurrency: mc,
+                    })
                 }
                 _ => Err(Failure::runtime("not a Parallel or Map state")),
             }
@@ -1482,13 +1734,30 @@ impl Engine {
         };
         match &children.items {
             None => emit(ex, th, now, "ParallelStateStarted", "", Value::Null),
-            Some(items) => emit(ex, th, now, "MapStateStarted", "mapStateStartedEventDetails", json!({"length": items.len()})),
+            Some(items) => emit(
+                ex,
+                th,
+                now,
+                "MapStateStarted",
+                "mapStateStartedEventDetails",
+                json!({"length": items.len()}),
+            ),
         }
         th.phase = Phase::Children(children);
         self.step_children(ex, th, st, now);
     }
 
-    fn spawn(&mut self, ex: &mut Exec, parent: &Thread, st: &State, branch: usize, start_at: &str, input: Value, now: i64) -> u32 {
+    #[allow(clippy::too_many_arguments)]
+    fn spawn(
+        &mut self,
+        ex: &mut Exec,
+        parent: &Thread,
+        st: &State,
+        branch: usize,
+        start_at: &str,
+        input: Value,
+        now: i64,
+    ) -> u32 {
         let id = ex.record.next_thread;
         ex.record.next_thread += 1;
         let mut scope = parent.scope.clone();
@@ -1532,13 +1801,27 @@ impl Engine {
             match done {
                 Ok(v) => {
                     if is_map {
-                        emit(ex, th, now, "MapIterationSucceeded", "mapIterationSucceededEventDetails", json!({"name": st.name, "index": i}));
+                        emit(
+                            ex,
+                            th,
+                            now,
+                            "MapIterationSucceeded",
+                            "mapIterationSucceededEventDetails",
+                            json!({"name": st.name, "index": i}),
+                        );
                     }
                     *slot = Slot::Done(v);
                 }
                 Err(f) => {
                     if is_map {
-                        emit(ex, th, now, "MapIterationFailed", "mapIterationFailedEventDetails", json!({"name": st.name, "index": i}));
+                        emit(
+                            ex,
+                            th,
+                            now,
+                            "MapIterationFailed",
+                            "mapIterationFailedEventDetails",
+                            json!({"name": st.name, "index": i}),
+                        );
                     }
                     *slot = Slot::Pending;
                     if failure.is_none() {
@@ -1554,13 +1837,21 @@ impl Engine {
                     abort_thread_tree(&mut ex.record, *cid);
                 }
             }
-            let (ty, key) = if is_map { ("MapStateFailed", "") } else { ("ParallelStateFailed", "") };
+            let (ty, key) = if is_map {
+                ("MapStateFailed", "")
+            } else {
+                ("ParallelStateFailed", "")
+            };
             emit(ex, th, now, ty, key, Value::Null);
             self.handle_error(ex, th, st, f, now);
             return true;
         }
         // Start what may start.
-        let running = ch.slots.iter().filter(|s| matches!(s, Slot::Running(_))).count();
+        let running = ch
+            .slots
+            .iter()
+            .filter(|s| matches!(s, Slot::Running(_)))
+            .count();
         let mut budget = ch.max_concurrency.saturating_sub(running);
         while budget > 0 && ch.next_item < ch.slots.len() {
             let i = ch.next_item;
@@ -1577,17 +1868,36 @@ impl Engine {
                     }
                 }
                 StateKind::Map(spec) => {
-                    let item = ch.items.as_ref().and_then(|it| it.get(i)).cloned().unwrap_or(Value::Null);
+                    let item = ch
+                        .items
+                        .as_ref()
+                        .and_then(|it| it.get(i))
+                        .cloned()
+                        .unwrap_or(Value::Null);
                     let input = match &spec.item_selector {
                         Some(t) => {
                             let ctx = self.context(ex, th, None, Some((i, &item)));
-                            path::apply_template(t, &TemplateScope { input: &ch.effective, context: &ctx }, self.rng.as_mut())
+                            path::apply_template(
+                                t,
+                                &TemplateScope {
+                                    input: &ch.effective,
+                                    context: &ctx,
+                                },
+                                self.rng.as_mut(),
+                            )
                         }
                         None => Ok(item),
                     };
                     match input {
                         Ok(input) => {
-                            emit(ex, th, now, "MapIterationStarted", "mapIterationStartedEventDetails", json!({"name": st.name, "index": i}));
+                            emit(
+                                ex,
+                                th,
+                                now,
+                                "MapIterationStarted",
+                                "mapIterationStartedEventDetails",
+                                json!({"name": st.name, "index": i}),
+                            );
                             let start = spec.processor.start_at.clone();
                             let id = self.spawn(ex, th, st, 0, &start, input, now);
                             if let Some(s) = ch.slots.get_mut(i) {
@@ -1618,7 +1928,11 @@ impl Engine {
                     _ => Value::Null,
                 })
                 .collect();
-            let ty = if is_map { "MapStateSucceeded" } else { "ParallelStateSucceeded" };
+            let ty = if is_map {
+                "MapStateSucceeded"
+            } else {
+                "ParallelStateSucceeded"
+            };
             emit(ex, th, now, ty, "", Value::Null);
             self.finish_result(ex, th, st, Value::Array(results), now);
             return true;
@@ -1629,10 +1943,15 @@ impl Engine {
 }
 
 fn secs_to_ms(s: u64) -> i64 {
-    i64::try_from(s).unwrap_or(i64::MAX / 1000).saturating_mul(1000)
+    i64::try_from(s)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000)
 }
 
-fn resolve_scope<'a>(root: &'a StateMachine, scope: &[(String, usize)]) -> Option<&'a StateMachine> {
+fn resolve_scope<'a>(
+    root: &'a StateMachine,
+    scope: &[(String, usize)],
+) -> Option<&'a StateMachine> {
     let mut m = root;
     for (state, idx) in scope {
         m = match &m.states.get(state)?.kind {
@@ -1644,7 +1963,11 @@ fn resolve_scope<'a>(root: &'a StateMachine, scope: &[(String, usize)]) -> Optio
     Some(m)
 }
 
-fn resolve_seconds(spec: Option<&Seconds>, effective: &Value, field: &str) -> Result<Option<u64>, Failure> {
+fn resolve_seconds(
+    spec: Option<&Seconds>,
+    effective: &Value,
+    field: &str,
+) -> Result<Option<u64>, Failure> {
     match spec {
         None => Ok(None),
         Some(Seconds::Fixed(n)) => Ok(Some(*n)),
@@ -1652,9 +1975,11 @@ fn resolve_seconds(spec: Option<&Seconds>, effective: &Value, field: &str) -> Re
             let v = p.select(effective).ok_or_else(|| {
                 Failure::runtime(format!("The {field} '{p}' could not be found in the input"))
             })?;
-            v.as_u64()
-                .map(Some)
-                .ok_or_else(|| Failure::runtime(format!("The {field} '{p}' does not select a non-negative integer: {v}")))
+            v.as_u64().map(Some).ok_or_else(|| {
+                Failure::runtime(format!(
+                    "The {field} '{p}' does not select a non-negative integer: {v}"
+                ))
+            })
         }
     }
 }
@@ -1669,12 +1994,24 @@ fn wait_until(spec: &WaitSpec, effective: &Value, now: i64) -> Result<i64, Failu
         WaitSpec::Seconds(s) => Ok(now.saturating_add(secs_to_ms(*s))),
         WaitSpec::Timestamp(t) => ts(t),
         WaitSpec::SecondsPath(p) => {
-            let v = p.select(effective).ok_or_else(|| Failure::runtime(format!("The SecondsPath '{p}' could not be found in the input")))?;
-            let s = v.as_u64().ok_or_else(|| Failure::runtime(format!("The SecondsPath '{p}' does not select a non-negative integer: {v}")))?;
+            let v = p.select(effective).ok_or_else(|| {
+                Failure::runtime(format!(
+                    "The SecondsPath '{p}' could not be found in the input"
+                ))
+            })?;
+            let s = v.as_u64().ok_or_else(|| {
+                Failure::runtime(format!(
+                    "The SecondsPath '{p}' does not select a non-negative integer: {v}"
+                ))
+            })?;
             Ok(now.saturating_add(secs_to_ms(s)))
         }
         WaitSpec::TimestampPath(p) => {
-            let v = p.select(effective).ok_or_else(|| Failure::runtime(format!("The TimestampPath '{p}' could not be found in the input")))?;
+            let v = p.select(effective).ok_or_else(|| {
+                Failure::runtime(format!(
+                    "The TimestampPath '{p}' could not be found in the input"
+                ))
+            })?;
             ts(v.as_str().unwrap_or_default())
         }
     }
@@ -1691,10 +2028,20 @@ fn resolve_text(
         None => Ok(None),
         Some(Text::Literal(s)) => Ok(Some(s.clone())),
         Some(Text::Dynamic(d)) => {
-            let v = path::eval_dynamic(d, field, &TemplateScope { input, context: ctx }, rng)?;
+            let v = path::eval_dynamic(
+                d,
+                field,
+                &TemplateScope {
+                    input,
+                    context: ctx,
+                },
+                rng,
+            )?;
             match v {
                 Value::String(s) => Ok(Some(s)),
-                other => Err(Failure::runtime(format!("The {field} '{d}' does not select a string: {other}"))),
+                other => Err(Failure::runtime(format!(
+                    "The {field} '{d}' does not select a string: {other}"
+                ))),
             }
         }
     }
@@ -1716,7 +2063,11 @@ fn push_event(ex: &mut Exec, previous: u64, now: i64, ty: &str, key: &str, detai
         previous_event_id: previous,
         timestamp_ms: now,
         event_type: ty.to_string(),
-        details_key: if key.is_empty() { None } else { Some(key.to_string()) },
+        details_key: if key.is_empty() {
+            None
+        } else {
+            Some(key.to_string())
+        },
         details: if key.is_empty() { Value::Null } else { details },
     });
     id
@@ -1773,13 +2124,29 @@ fn close(ex: &mut Exec, status: ExecutionStatus, now: i64, reason: RetiredReason
 }
 
 fn finish_execution(ex: &mut Exec, result: Result<Value, Failure>, now: i64) {
-    let prev = ex.record.threads.get(&0).map(|t| t.last_event).unwrap_or(ex.record.next_event_id);
+    let prev = ex
+        .record
+        .threads
+        .get(&0)
+        .map(|t| t.last_event)
+        .unwrap_or(ex.record.next_event_id);
     match result {
         Ok(output) => {
-            push_event(ex, prev, now, "ExecutionSucceeded", "executionSucceededEventDetails",
-                json!({"output": output.to_string(), "outputDetails": not_truncated()}));
+            push_event(
+                ex,
+                prev,
+                now,
+                "ExecutionSucceeded",
+                "executionSucceededEventDetails",
+                json!({"output": output.to_string(), "outputDetails": not_truncated()}),
+            );
             ex.record.output = Some(output);
-            close(ex, ExecutionStatus::Succeeded, now, RetiredReason::Completed);
+            close(
+                ex,
+                ExecutionStatus::Succeeded,
+                now,
+                RetiredReason::Completed,
+            );
         }
         Err(f) => {
             let mut d = Map::new();
@@ -1789,8 +2156,19 @@ fn finish_execution(ex: &mut Exec, result: Result<Value, Failure>, now: i64) {
             if let Some(c) = &f.cause {
                 d.insert("cause".into(), c.clone().into());
             }
-            push_event(ex, prev, now, "ExecutionFailed", "executionFailedEventDetails", Value::Object(d));
-            ex.record.error = if f.error.is_empty() { None } else { Some(f.error) };
+            push_event(
+                ex,
+                prev,
+                now,
+                "ExecutionFailed",
+                "executionFailedEventDetails",
+                Value::Object(d),
+            );
+            ex.record.error = if f.error.is_empty() {
+                None
+            } else {
+                Some(f.error)
+            };
             ex.record.cause = f.cause;
             close(ex, ExecutionStatus::Failed, now, RetiredReason::Completed);
         }

@@ -31,7 +31,10 @@ impl HistoryEvent {
     /// The event as GetExecutionHistory renders it.
     pub fn to_aws_json(&self) -> Value {
         let mut m = Map::new();
-        m.insert("timestamp".into(), format_timestamp(self.timestamp_ms).into());
+        m.insert(
+            "timestamp".into(),
+            format_timestamp(self.timestamp_ms).into(),
+        );
         m.insert("type".into(), self.event_type.clone().into());
         m.insert("id".into(), self.id.into());
         m.insert("previousEventId".into(), self.previous_event_id.into());

@@ -132,7 +132,10 @@ impl<P: EventPublisher> TaskIntegration for PutEventsIntegration<P> {
             .and_then(Value::as_u64)
             .unwrap_or(0);
         if failed > 0 {
-            return Err(TaskError::new("EventBridge.FailedEntry", response.to_string()));
+            return Err(TaskError::new(
+                "EventBridge.FailedEntry",
+                response.to_string(),
+            ));
         }
         Ok(match request.pattern {
             IntegrationPattern::RequestResponse => TaskOutcome::Completed(response),
@@ -152,7 +155,9 @@ impl EventPublisher for RecordingPublisher {
         let mut ids = Vec::new();
         for e in entries {
             self.published.push(e.clone());
-            ids.push(json!({"EventId": format!("00000000-0000-0000-0000-{:012}", self.published.len())}));
+            ids.push(
+                json!({"EventId": format!("00000000-0000-0000-0000-{:012}", self.published.len())}),
+            );
         }
         Ok(json!({"Entries": ids, "FailedEntryCount": 0}))
     }
@@ -161,9 +166,9 @@ impl EventPublisher for RecordingPublisher {
 /// Lets a shared publisher (e.g. `Arc<Mutex<Bus>>`) be handed to the engine.
 impl<P: EventPublisher> EventPublisher for std::sync::Arc<std::sync::Mutex<P>> {
     fn put_events(&mut self, entries: &[Value]) -> Result<Value, TaskError> {
-        let mut g = self
-            .lock()
-            .map_err(|_| TaskError::new("EventBridge.InternalException", "publisher lock poisoned"))?;
+        let mut g = self.lock().map_err(|_| {
+            TaskError::new("EventBridge.InternalException", "publisher lock poisoned")
+        })?;
         g.put_events(entries)
     }
 }

@@ -265,7 +265,11 @@ pub fn eval(
         Expr::Bool(b) => Ok(Value::Bool(*b)),
         Expr::Null => Ok(Value::Null),
         Expr::Path(p) => {
-            let root = if p.context { scope.context } else { scope.input };
+            let root = if p.context {
+                scope.context
+            } else {
+                scope.input
+            };
             p.select(root).ok_or_else(|| {
                 Failure::runtime(format!(
                     "The JSONPath '{p}' could not be found in the input '{}'",
@@ -360,7 +364,11 @@ fn call(
         }
         "States.ArrayRange" => {
             arity(name, &args, 3, 3)?;
-            let (first, last, step) = (as_int(name, a(0))?, as_int(name, a(1))?, as_int(name, a(2))?);
+            let (first, last, step) = (
+                as_int(name, a(0))?,
+                as_int(name, a(1))?,
+                as_int(name, a(2))?,
+            );
             if step == 0 {
                 return Err(fail(name, "step cannot be 0"));
             }
@@ -562,7 +570,10 @@ fn format(
                 match v {
                     Value::String(s) => out.push_str(s),
                     Value::Object(_) | Value::Array(_) => {
-                        return Err(fail(f, "arguments must be strings, numbers, booleans or null"));
+                        return Err(fail(
+                            f,
+                            "arguments must be strings, numbers, booleans or null",
+                        ));
                     }
                     other => out.push_str(&other.to_string()),
                 }
@@ -591,13 +602,21 @@ mod tests {
             input: &input,
             context: &ctx,
         };
-        eval(&parse(text).map_err(Failure::intrinsic)?, &scope, &mut SeededRandom::new(7))
+        eval(
+            &parse(text).map_err(Failure::intrinsic)?,
+            &scope,
+            &mut SeededRandom::new(7),
+        )
     }
 
     #[test]
     fn format_with_escapes_and_paths() {
         assert_eq!(
-            run("States.Format('Hello, my name is {}.', $.name)", json!({"name": "Arnav"})).unwrap(),
+            run(
+                "States.Format('Hello, my name is {}.', $.name)",
+                json!({"name": "Arnav"})
+            )
+            .unwrap(),
             json!("Hello, my name is Arnav.")
         );
         assert_eq!(
@@ -610,56 +629,117 @@ mod tests {
     #[test]
     fn docs_examples() {
         assert_eq!(
-            run("States.ArrayPartition($.inputArray, 4)", json!({"inputArray": [1,2,3,4,5,6,7,8,9]})).unwrap(),
-            json!([[1,2,3,4],[5,6,7,8],[9]])
+            run(
+                "States.ArrayPartition($.inputArray, 4)",
+                json!({"inputArray": [1,2,3,4,5,6,7,8,9]})
+            )
+            .unwrap(),
+            json!([[1, 2, 3, 4], [5, 6, 7, 8], [9]])
         );
-        assert_eq!(run("States.ArrayRange(1, 9, 2)", json!({})).unwrap(), json!([1,3,5,7,9]));
         assert_eq!(
-            run("States.ArrayGetItem($.inputArray, $.index)", json!({"inputArray": [1,2,3,4,5,6,7,8,9], "index": 5})).unwrap(),
+            run("States.ArrayRange(1, 9, 2)", json!({})).unwrap(),
+            json!([1, 3, 5, 7, 9])
+        );
+        assert_eq!(
+            run(
+                "States.ArrayGetItem($.inputArray, $.index)",
+                json!({"inputArray": [1,2,3,4,5,6,7,8,9], "index": 5})
+            )
+            .unwrap(),
             json!(6)
         );
         assert_eq!(
-            run("States.ArrayUnique($.inputArray)", json!({"inputArray": [1,2,3,3,3,3,3,3,4]})).unwrap(),
-            json!([1,2,3,4])
+            run(
+                "States.ArrayUnique($.inputArray)",
+                json!({"inputArray": [1,2,3,3,3,3,3,3,4]})
+            )
+            .unwrap(),
+            json!([1, 2, 3, 4])
         );
         assert_eq!(
-            run("States.Base64Encode($.input)", json!({"input": "Data to encode"})).unwrap(),
+            run(
+                "States.Base64Encode($.input)",
+                json!({"input": "Data to encode"})
+            )
+            .unwrap(),
             json!("RGF0YSB0byBlbmNvZGU=")
         );
         assert_eq!(
-            run("States.Base64Decode($.base64)", json!({"base64": "RGF0YSB0byBlbmNvZGU="})).unwrap(),
+            run(
+                "States.Base64Decode($.base64)",
+                json!({"base64": "RGF0YSB0byBlbmNvZGU="})
+            )
+            .unwrap(),
             json!("Data to encode")
         );
         assert_eq!(
-            run("States.Hash($.Data, $.Algorithm)", json!({"Data": "input data", "Algorithm": "SHA-1"})).unwrap(),
+            run(
+                "States.Hash($.Data, $.Algorithm)",
+                json!({"Data": "input data", "Algorithm": "SHA-1"})
+            )
+            .unwrap(),
             json!("aaff4a450a104cd177d28d18d74485e8cae074b7")
         );
         assert_eq!(
-            run("States.StringSplit($.inputString, $.splitter)", json!({"inputString": "1,2,3,4,5", "splitter": ","})).unwrap(),
-            json!(["1","2","3","4","5"])
+            run(
+                "States.StringSplit($.inputString, $.splitter)",
+                json!({"inputString": "1,2,3,4,5", "splitter": ","})
+            )
+            .unwrap(),
+            json!(["1", "2", "3", "4", "5"])
         );
         assert_eq!(
-            run("States.StringSplit($.inputString, $.splitter)", json!({"inputString": "This.is+a,test=string", "splitter": ".+,="})).unwrap(),
-            json!(["This","is","a","test","string"])
+            run(
+                "States.StringSplit($.inputString, $.splitter)",
+                json!({"inputString": "This.is+a,test=string", "splitter": ".+,="})
+            )
+            .unwrap(),
+            json!(["This", "is", "a", "test", "string"])
         );
-        assert_eq!(run("States.MathAdd($.value1, $.step)", json!({"value1": 111, "step": -1})).unwrap(), json!(110));
+        assert_eq!(
+            run(
+                "States.MathAdd($.value1, $.step)",
+                json!({"value1": 111, "step": -1})
+            )
+            .unwrap(),
+            json!(110)
+        );
         assert_eq!(
             run("States.JsonMerge($.json1, $.json2, false)", json!({"json1": {"a": {"a1": 1, "a2": 2}, "b": 2}, "json2": {"a": {"a3": 1, "a4": 2}, "c": 3}})).unwrap(),
             json!({"a": {"a3": 1, "a4": 2}, "b": 2, "c": 3})
         );
         assert_eq!(
-            run("States.StringToJson($.escapedJsonString)", json!({"escapedJsonString": "{\"foo\": \"bar\"}"})).unwrap(),
+            run(
+                "States.StringToJson($.escapedJsonString)",
+                json!({"escapedJsonString": "{\"foo\": \"bar\"}"})
+            )
+            .unwrap(),
             json!({"foo": "bar"})
         );
         assert_eq!(
-            run("States.JsonToString($.unescapedJson)", json!({"unescapedJson": {"foo": "bar"}})).unwrap(),
+            run(
+                "States.JsonToString($.unescapedJson)",
+                json!({"unescapedJson": {"foo": "bar"}})
+            )
+            .unwrap(),
             json!("{\"foo\":\"bar\"}")
         );
         assert_eq!(
-            run("States.ArrayContains($.inputArray, $.lookingFor)", json!({"inputArray": [1,2,3,4,5,6,7,8,9], "lookingFor": 5})).unwrap(),
+            run(
+                "States.ArrayContains($.inputArray, $.lookingFor)",
+                json!({"inputArray": [1,2,3,4,5,6,7,8,9], "lookingFor": 5})
+            )
+            .unwrap(),
             json!(true)
         );
-        assert_eq!(run("States.ArrayLength(States.Array(1, 'a', null, true))", json!({})).unwrap(), json!(4));
+        assert_eq!(
+            run(
+                "States.ArrayLength(States.Array(1, 'a', null, true))",
+                json!({})
+            )
+            .unwrap(),
+            json!(4)
+        );
     }
 
     #[test]
@@ -676,7 +756,13 @@ mod tests {
 
     #[test]
     fn parse_errors_are_reported_not_panicked() {
-        for bad in ["States.Nope()", "States.Format('x'", "States.Format('x',)", "States.Array(1 2)", "States.Format('unterminated)"] {
+        for bad in [
+            "States.Nope()",
+            "States.Format('x'",
+            "States.Format('x',)",
+            "States.Array(1 2)",
+            "States.Format('unterminated)",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 
 pub use definition::StateMachine;
 pub use engine::{
-    Clock, Engine, EngineConfig, ExecutionDescription, ExecutionRecord, ExecutionStatus,
-    RunReport, StartedExecution, SystemClock, VirtualClock,
+    Clock, Engine, EngineConfig, ExecutionDescription, ExecutionRecord, ExecutionStatus, RunReport,
+    StartedExecution, SystemClock, VirtualClock,
 };
 pub use error::{Failure, TaskError, WorkflowError};
 pub use history::{HistoryEvent, history_json};

@@ -33,7 +33,10 @@ impl std::fmt::Display for Path {
 }
 
 fn is_name_char(c: char) -> bool {
-    !matches!(c, '.' | '[' | ']' | ' ' | '\t' | '\n' | '\r' | ',' | '(' | ')' | '\'' | '"')
+    !matches!(
+        c,
+        '.' | '[' | ']' | ' ' | '\t' | '\n' | '\r' | ',' | '(' | ')' | '\'' | '"'
+    )
 }
 
 impl Path {
@@ -66,9 +69,7 @@ impl Path {
                             Segment::Field(f) => segments.push(Segment::Descendant(f)),
                             Segment::Wildcard => segments.push(Segment::DescendantWildcard),
                             _ => {
-                                return Err(format!(
-                                    "path '{text}': only names may follow '..'"
-                                ));
+                                return Err(format!("path '{text}': only names may follow '..'"));
                             }
                         }
                         i = next;
@@ -215,9 +216,9 @@ fn set_in(node: &mut Value, segs: &[Segment], value: Value, text: &str) -> Resul
             }
         }
         Segment::Index(i) => {
-            let arr = node
-                .as_array_mut()
-                .ok_or_else(|| format!("cannot set '{text}': index [{i}] is not inside an array"))?;
+            let arr = node.as_array_mut().ok_or_else(|| {
+                format!("cannot set '{text}': index [{i}] is not inside an array")
+            })?;
             let idx = usize::try_from(*i).map_err(|_| format!("cannot set '{text}': bad index"))?;
             let slot = arr
                 .get_mut(idx)
@@ -508,7 +509,9 @@ pub fn validate_dynamic(s: &str) -> Result<(), String> {
     } else if s.starts_with("States.") {
         intrinsics::parse(s).map(|_| ())
     } else {
-        Err(format!("'{s}' is neither a JSONPath nor an intrinsic function"))
+        Err(format!(
+            "'{s}' is neither a JSONPath nor an intrinsic function"
+        ))
     }
 }
 
@@ -521,7 +524,11 @@ pub fn eval_dynamic(
 ) -> Result<Value, Failure> {
     if s.starts_with('$') {
         let p = Path::parse(s).map_err(Failure::runtime)?;
-        let root = if p.context { scope.context } else { scope.input };
+        let root = if p.context {
+            scope.context
+        } else {
+            scope.input
+        };
         p.select(root).ok_or_else(|| {
             Failure::runtime(format!(
                 "The JSONPath '{s}' specified for the field '{key}' could not be found in the input '{}'",
@@ -572,8 +579,14 @@ mod tests {
     #[test]
     fn parses_and_selects_reference_paths() {
         let doc = json!({"a": {"b": [1, {"c": "x"}]}, "we ird": 2});
-        assert_eq!(Path::parse("$.a.b[1].c").unwrap().select(&doc), Some(json!("x")));
-        assert_eq!(Path::parse("$['we ird']").unwrap().select(&doc), Some(json!(2)));
+        assert_eq!(
+            Path::parse("$.a.b[1].c").unwrap().select(&doc),
+            Some(json!("x"))
+        );
+        assert_eq!(
+            Path::parse("$['we ird']").unwrap().select(&doc),
+            Some(json!(2))
+        );
         assert_eq!(Path::parse("$.a.b[5]").unwrap().select(&doc), None);
         assert!(Path::parse("$.a.b[0]").unwrap().is_reference());
         assert!(!Path::parse("$.a[*]").unwrap().is_reference());
@@ -603,8 +616,13 @@ mod tests {
     #[test]
     fn set_creates_nested_objects() {
         let p = Path::parse("$.results.hotel").unwrap();
-        let out = p.set(json!({"tripId": "t"}), json!({"bookingId": "b"})).unwrap();
-        assert_eq!(out, json!({"tripId": "t", "results": {"hotel": {"bookingId": "b"}}}));
+        let out = p
+            .set(json!({"tripId": "t"}), json!({"bookingId": "b"}))
+            .unwrap();
+        assert_eq!(
+            out,
+            json!({"tripId": "t", "results": {"hotel": {"bookingId": "b"}}})
+        );
     }
 
     #[test]

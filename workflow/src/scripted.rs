@@ -31,7 +31,11 @@ pub struct ScriptedResponse {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
-    #[serde(default, rename = "noAnswer", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        rename = "noAnswer",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub no_answer: bool,
 }
 
@@ -75,7 +79,10 @@ impl Responses {
 
 impl ScriptedResponse {
     pub fn output(v: Value) -> Self {
-        ScriptedResponse { output: Some(v), ..Default::default() }
+        ScriptedResponse {
+            output: Some(v),
+            ..Default::default()
+        }
     }
     pub fn error(error: &str, cause: &str) -> Self {
         ScriptedResponse {
@@ -85,7 +92,10 @@ impl ScriptedResponse {
         }
     }
     pub fn no_answer() -> Self {
-        ScriptedResponse { no_answer: true, ..Default::default() }
+        ScriptedResponse {
+            no_answer: true,
+            ..Default::default()
+        }
     }
 }
 
@@ -126,7 +136,11 @@ impl ScriptedRun {
     pub fn published_detail_types(&self) -> Vec<String> {
         self.published
             .iter()
-            .filter_map(|e| e.get("DetailType").and_then(Value::as_str).map(str::to_string))
+            .filter_map(|e| {
+                e.get("DetailType")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .collect()
     }
 }
@@ -150,7 +164,10 @@ impl TaskIntegration for ScriptedIntegration {
             .lock()
             .map_err(|_| TaskError::new("States.Runtime", "scripted runner lock poisoned"))?;
         let attempt = {
-            let n = shared.attempts.entry(request.state_name.to_string()).or_insert(0);
+            let n = shared
+                .attempts
+                .entry(request.state_name.to_string())
+                .or_insert(0);
             *n += 1;
             *n - 1
         };
@@ -171,17 +188,25 @@ impl TaskIntegration for ScriptedIntegration {
             } else {
                 json!({})
             };
-            let answer = scripted
-                .unwrap_or_else(|| ScriptedResponse::output(request.parameters.clone()));
-            shared.callbacks.push((request.task_token.to_string(), answer));
+            let answer =
+                scripted.unwrap_or_else(|| ScriptedResponse::output(request.parameters.clone()));
+            shared
+                .callbacks
+                .push((request.task_token.to_string(), answer));
             return Ok(TaskOutcome::Pending(submitted));
         }
         match scripted {
-            Some(ScriptedResponse { error: Some(e), cause, .. }) => {
-                Err(TaskError::new(e, cause.unwrap_or_default()))
-            }
-            Some(ScriptedResponse { no_answer: true, .. }) => Ok(TaskOutcome::Pending(Value::Null)),
-            Some(ScriptedResponse { output: Some(v), .. }) => {
+            Some(ScriptedResponse {
+                error: Some(e),
+                cause,
+                ..
+            }) => Err(TaskError::new(e, cause.unwrap_or_default())),
+            Some(ScriptedResponse {
+                no_answer: true, ..
+            }) => Ok(TaskOutcome::Pending(Value::Null)),
+            Some(ScriptedResponse {
+                output: Some(v), ..
+            }) => {
                 if is_put_events {
                     fake_put(&mut shared)?;
                 }
@@ -227,12 +252,17 @@ pub fn run_scripted(
         let mut answered = false;
         for (token, answer) in callbacks {
             let r = match answer {
-                ScriptedResponse { no_answer: true, .. } => continue,
-                ScriptedResponse { error: Some(e), cause, .. } => {
-                    engine.send_task_failure(&token, &e, cause.as_deref().unwrap_or(""))
+                ScriptedResponse {
+                    no_answer: true, ..
+                } => continue,
+                ScriptedResponse {
+                    error: Some(e),
+                    cause,
+                    ..
+                } => engine.send_task_failure(&token, &e, cause.as_deref().unwrap_or("")),
+                ScriptedResponse { output, .. } => {
+                    engine.send_task_success(&token, &output.unwrap_or(Value::Null).to_string())
                 }
-                ScriptedResponse { output, .. } => engine
-                    .send_task_success(&token, &output.unwrap_or(Value::Null).to_string()),
             };
             match r {
                 Ok(()) => answered = true,

@@ -34,13 +34,29 @@ fn scripted_happy_path_returns_an_aws_shaped_history() {
     // Then it succeeds in 4 transitions with the usual events
     assert_eq!(run.status, ExecutionStatus::Succeeded);
     assert_eq!(run.transitions, 4);
-    assert_eq!(run.published_detail_types(), ["HotelBookingRequested", "FlightBookingRequested", "CarBookingRequested", "TripBooked"]);
+    assert_eq!(
+        run.published_detail_types(),
+        [
+            "HotelBookingRequested",
+            "FlightBookingRequested",
+            "CarBookingRequested",
+            "TripBooked"
+        ]
+    );
     let types = event_types(&run.history);
     assert_eq!(types.first().map(String::as_str), Some("ExecutionStarted"));
     assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"));
     assert_eq!(
         &types[1..8],
-        ["TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded", "TaskStateExited", "TaskStateEntered"]
+        [
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "TaskStateEntered"
+        ]
     );
     let first = &run.history["events"][0];
     assert_eq!(first["id"], 1);
@@ -53,15 +69,24 @@ fn scripted_happy_path_returns_an_aws_shaped_history() {
     assert_eq!(sched["timeoutInSeconds"], 120);
     let params: Value = serde_json::from_str(sched["parameters"].as_str().unwrap()).unwrap();
     assert_eq!(params["Entries"][0]["EventBusName"], "bus");
-    assert_eq!(run.output.unwrap()["results"]["car"], json!({"bookingId": "c"}));
+    assert_eq!(
+        run.output.unwrap()["results"]["car"],
+        json!({"bookingId": "c"})
+    );
 }
 
 #[test]
 fn scripted_attempts_follow_the_list_and_the_last_entry_repeats() {
     // Given a flight that fails transiently once, then succeeds; a car that never answers
     let r = Responses::default()
-        .with("BookFlight", ScriptedResponse::error("Trip.TransientError", "busy"))
-        .with("BookFlight", ScriptedResponse::output(json!({"bookingId": "f"})))
+        .with(
+            "BookFlight",
+            ScriptedResponse::error("Trip.TransientError", "busy"),
+        )
+        .with(
+            "BookFlight",
+            ScriptedResponse::output(json!({"bookingId": "f"})),
+        )
         .with("BookCar", ScriptedResponse::no_answer());
     // When the saga runs
     let run = run_scripted(TRIP_SAGA_ASL, &trip_saga_substitutions("bus"), input(), &r).unwrap();
@@ -70,8 +95,16 @@ fn scripted_attempts_follow_the_list_and_the_last_entry_repeats() {
     assert_eq!(run.error.as_deref(), Some("TripBookingFailed"));
     assert_eq!(
         run.published_detail_types(),
-        ["HotelBookingRequested", "FlightBookingRequested", "FlightBookingRequested", "CarBookingRequested",
-         "CarCancellationRequested", "FlightCancellationRequested", "HotelCancellationRequested", "TripBookingFailed"]
+        [
+            "HotelBookingRequested",
+            "FlightBookingRequested",
+            "FlightBookingRequested",
+            "CarBookingRequested",
+            "CarCancellationRequested",
+            "FlightCancellationRequested",
+            "HotelCancellationRequested",
+            "TripBookingFailed"
+        ]
     );
     assert!(run.elapsed_ms >= 120_000, "{}", run.elapsed_ms);
     let failed = run.published.last().unwrap();
@@ -86,12 +119,26 @@ fn scripted_request_response_tasks_use_input_or_script() {
         "Work": {"Type": "Task", "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:work",
                   "Parameters": {"x.$": "$.x"}, "ResultPath": "$.work", "Next": "Done"},
         "Done": {"Type": "Succeed"}}});
-    let run = run_scripted(&def.to_string(), &Default::default(), json!({"x": 1}), &Responses::default()).unwrap();
+    let run = run_scripted(
+        &def.to_string(),
+        &Default::default(),
+        json!({"x": 1}),
+        &Responses::default(),
+    )
+    .unwrap();
     // Then the task echoes its parameters
     assert_eq!(run.output, Some(json!({"x": 1, "work": {"x": 1}})));
-    let sched = run.history["events"].as_array().unwrap().iter().find(|e| e["type"] == "TaskScheduled").unwrap();
+    let sched = run.history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "TaskScheduled")
+        .unwrap();
     assert_eq!(sched["taskScheduledEventDetails"]["resourceType"], "lambda");
-    assert_eq!(sched["taskScheduledEventDetails"]["resource"], "function:work");
+    assert_eq!(
+        sched["taskScheduledEventDetails"]["resource"],
+        "function:work"
+    );
     // And a scripted error without Catch fails the execution
     let r = Responses::default().with("Work", ScriptedResponse::error("Boom", "it broke"));
     let run = run_scripted(&def.to_string(), &Default::default(), json!({"x": 1}), &r).unwrap();
@@ -105,6 +152,11 @@ fn responses_file_errors_are_reported() {
     assert!(Responses::from_json(r#"{"A": [{"output": 1, "error": "x"}]}"#).is_err());
     assert!(Responses::from_json(r#"{"A": [{"outptu": 1}]}"#).is_err());
     assert!(Responses::from_json(r#"[1]"#).is_err());
-    let bad_def = run_scripted("{\"StartAt\": 1}", &Default::default(), json!({}), &Responses::default());
+    let bad_def = run_scripted(
+        "{\"StartAt\": 1}",
+        &Default::default(),
+        json!({}),
+        &Responses::default(),
+    );
     assert!(bad_def.is_err());
 }

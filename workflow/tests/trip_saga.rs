@@ -47,9 +47,20 @@ impl Saga {
         .unwrap();
         engine.register_event_publisher(Arc::clone(&bus));
         let sm = engine
-            .create_state_machine(TRIP_SAGA_NAME, TRIP_SAGA_ASL, &trip_saga_substitutions("trip-bus"))
+            .create_state_machine(
+                TRIP_SAGA_NAME,
+                TRIP_SAGA_ASL,
+                &trip_saga_substitutions("trip-bus"),
+            )
             .unwrap();
-        Saga { engine, clock, bus, store, seen: 0, sm }
+        Saga {
+            engine,
+            clock,
+            bus,
+            store,
+            seen: 0,
+            sm,
+        }
     }
 
     fn start(&mut self, trip: &str) -> String {
@@ -83,7 +94,11 @@ impl Saga {
     /// The token of the only new event, which must have the given detail type.
     fn expect_request(&mut self, detail_type: &str) -> String {
         let events = self.new_events();
-        assert_eq!(events.len(), 1, "expected one {detail_type}, got {events:#?}");
+        assert_eq!(
+            events.len(),
+            1,
+            "expected one {detail_type}, got {events:#?}"
+        );
         assert_eq!(events[0]["DetailType"], detail_type);
         assert_eq!(events[0]["Source"], "trip.saga");
         assert_eq!(events[0]["EventBusName"], "trip-bus");
@@ -94,17 +109,24 @@ impl Saga {
     }
 
     fn succeed(&mut self, token: &str, output: Value) {
-        self.engine.send_task_success(token, &output.to_string()).unwrap();
+        self.engine
+            .send_task_success(token, &output.to_string())
+            .unwrap();
         self.engine.run().unwrap();
     }
 
     fn fail(&mut self, token: &str, error: &str) {
-        self.engine.send_task_failure(token, error, "the service said no").unwrap();
+        self.engine
+            .send_task_failure(token, error, "the service said no")
+            .unwrap();
         self.engine.run().unwrap();
     }
 
     fn advance_to_next_wakeup(&mut self) {
-        let t = self.engine.next_wakeup().expect("a timer should be pending");
+        let t = self
+            .engine
+            .next_wakeup()
+            .expect("a timer should be pending");
         self.clock.set(t);
         self.engine.run().unwrap();
     }
@@ -155,7 +177,10 @@ fn happy_path_books_all_three_in_four_transitions() {
         .filter(|e| e.event_type.ends_with("StateEntered"))
         .map(|e| e.details["name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(entered, ["BookHotel", "BookFlight", "BookCar", "NotifyTripBooked"]);
+    assert_eq!(
+        entered,
+        ["BookHotel", "BookFlight", "BookCar", "NotifyTripBooked"]
+    );
 }
 
 #[test]
@@ -189,7 +214,10 @@ fn fail_at(failing: usize, how: &str) -> (Saga, String) {
                     // No answer: the step times out after its TimeoutSeconds.
                     s.clock.advance(119_000);
                     s.engine.run().unwrap();
-                    assert!(s.new_events().is_empty(), "nothing happens before the timeout");
+                    assert!(
+                        s.new_events().is_empty(),
+                        "nothing happens before the timeout"
+                    );
                     s.clock.advance(1_000);
                     s.engine.run().unwrap();
                 }
@@ -214,8 +242,20 @@ fn compensate_all(s: &mut Saga, expected: &[&str]) -> Vec<Value> {
 fn business_failure_at_each_step_compensates_last_in_first_out() {
     let cases: [(usize, &str, &[&str]); 3] = [
         (0, "BookHotel", &["HotelCancellationRequested"]),
-        (1, "BookFlight", &["FlightCancellationRequested", "HotelCancellationRequested"]),
-        (2, "BookCar", &["CarCancellationRequested", "FlightCancellationRequested", "HotelCancellationRequested"]),
+        (
+            1,
+            "BookFlight",
+            &["FlightCancellationRequested", "HotelCancellationRequested"],
+        ),
+        (
+            2,
+            "BookCar",
+            &[
+                "CarCancellationRequested",
+                "FlightCancellationRequested",
+                "HotelCancellationRequested",
+            ],
+        ),
     ];
     for (step, name, cancels) in cases {
         // Given a saga whose step `name` fails with a business error
@@ -231,15 +271,24 @@ fn business_failure_at_each_step_compensates_last_in_first_out() {
         assert_eq!(d["error"]["Cause"], "the service said no");
         let undone = d["undone"].as_object().unwrap();
         assert_eq!(undone.len(), cancels.len(), "{name}: {undone:?}");
-        assert_eq!(d["metadata"]["correlationId"], format!("corr-t-fail-{step}-business"));
+        assert_eq!(
+            d["metadata"]["correlationId"],
+            format!("corr-t-fail-{step}-business")
+        );
         // And the execution failed with TripBookingFailed
         let desc = s.engine.describe_execution(&arn).unwrap();
         assert_eq!(desc.status, ExecutionStatus::Failed);
         assert_eq!(desc.error.as_deref(), Some("TripBookingFailed"));
         let cause = desc.cause.unwrap();
-        assert!(cause.contains(name) && cause.contains("Trip.BusinessError"), "{cause}");
+        assert!(
+            cause.contains(name) && cause.contains("Trip.BusinessError"),
+            "{cause}"
+        );
         // And the whole event order is bookings, then cancels in reverse
-        let mut expected: Vec<String> = BOOKINGS[..=step].iter().map(|(d, _)| d.to_string()).collect();
+        let mut expected: Vec<String> = BOOKINGS[..=step]
+            .iter()
+            .map(|(d, _)| d.to_string())
+            .collect();
         expected.extend(cancels.iter().map(|c| c.to_string()));
         expected.push("TripBookingFailed".into());
         assert_eq!(s.all_detail_types(), expected);
@@ -250,8 +299,20 @@ fn business_failure_at_each_step_compensates_last_in_first_out() {
 fn timeout_at_each_step_is_compensated_like_a_failure() {
     let cases: [(usize, &str, &[&str]); 3] = [
         (0, "BookHotel", &["HotelCancellationRequested"]),
-        (1, "BookFlight", &["FlightCancellationRequested", "HotelCancellationRequested"]),
-        (2, "BookCar", &["CarCancellationRequested", "FlightCancellationRequested", "HotelCancellationRequested"]),
+        (
+            1,
+            "BookFlight",
+            &["FlightCancellationRequested", "HotelCancellationRequested"],
+        ),
+        (
+            2,
+            "BookCar",
+            &[
+                "CarCancellationRequested",
+                "FlightCancellationRequested",
+                "HotelCancellationRequested",
+            ],
+        ),
     ];
     for (step, name, cancels) in cases {
         // Given a step that never answers, When its 120 s pass
@@ -277,7 +338,10 @@ fn transient_error_is_retried_with_backoff_then_succeeds() {
     s.fail(&first, "Trip.TransientError");
     assert!(s.new_events().is_empty(), "the retry waits for its backoff");
     let wake = s.engine.next_wakeup().unwrap();
-    assert!(wake <= s.clock.now() + 2_000, "first retry within IntervalSeconds (full jitter)");
+    assert!(
+        wake <= s.clock.now() + 2_000,
+        "first retry within IntervalSeconds (full jitter)"
+    );
     s.advance_to_next_wakeup();
     let second = s.expect_request("HotelBookingRequested");
     assert_ne!(first, second, "each attempt gets a fresh token");
@@ -336,7 +400,10 @@ fn a_failing_compensation_is_retried_until_it_succeeds() {
     s.succeed(&t, json!({"cancelled": "hotel"}));
     let last = s.new_events();
     assert_eq!(last[0]["DetailType"], "TripBookingFailed");
-    assert_eq!(last[0]["Detail"]["undone"], json!({"flight": {"cancelled": "flight"}, "hotel": {"cancelled": "hotel"}}));
+    assert_eq!(
+        last[0]["Detail"]["undone"],
+        json!({"flight": {"cancelled": "flight"}, "hotel": {"cancelled": "hotel"}})
+    );
     assert_eq!(s.status(&arn), ExecutionStatus::Failed);
 }
 
@@ -359,7 +426,10 @@ fn duplicate_start_by_name_is_a_no_op() {
     // And a different input under the same name is refused
     let mut other = trip_request("t-dup");
     other["hotel"]["hotelId"] = json!("H2");
-    let e = s.engine.start_execution(&s.sm, Some("t-dup"), &other.to_string()).unwrap_err();
+    let e = s
+        .engine
+        .start_execution(&s.sm, Some("t-dup"), &other.to_string())
+        .unwrap_err();
     assert_eq!(e.aws_error_name(), "ExecutionAlreadyExists");
 }
 
@@ -373,13 +443,19 @@ fn late_callback_after_timeout_is_rejected_as_stale() {
     s.engine.run().unwrap();
     s.expect_request("HotelCancellationRequested");
     // When the hotel's answer arrives late
-    let e = s.engine.send_task_success(&token, r#"{"bookingId":"late"}"#).unwrap_err();
+    let e = s
+        .engine
+        .send_task_success(&token, r#"{"bookingId":"late"}"#)
+        .unwrap_err();
     // Then it is TaskTimedOut and changes nothing
     assert!(matches!(e, WorkflowError::TaskTimedOut(_)), "{e:?}");
     assert!(s.new_events().is_empty());
     assert_eq!(s.status(&arn), ExecutionStatus::Running);
     // And garbage tokens are InvalidToken
-    assert!(matches!(s.engine.send_task_success("garbage", "{}"), Err(WorkflowError::InvalidToken(_))));
+    assert!(matches!(
+        s.engine.send_task_success("garbage", "{}"),
+        Err(WorkflowError::InvalidToken(_))
+    ));
 }
 
 #[test]
@@ -433,13 +509,30 @@ fn writes_can_be_batched_by_the_caller() {
     let store = MemoryStore::new();
     let clock = VirtualClock::new(T0);
     let bus = Arc::new(Mutex::new(RecordingPublisher::default()));
-    let config = EngineConfig { auto_flush: false, ..EngineConfig::default() };
-    let mut engine = Engine::new(config, Box::new(store.clone()), Arc::new(clock), Box::new(SeededRandom::new(1))).unwrap();
+    let config = EngineConfig {
+        auto_flush: false,
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::new(
+        config,
+        Box::new(store.clone()),
+        Arc::new(clock),
+        Box::new(SeededRandom::new(1)),
+    )
+    .unwrap();
     engine.register_event_publisher(Arc::clone(&bus));
-    let sm = engine.create_state_machine(TRIP_SAGA_NAME, TRIP_SAGA_ASL, &trip_saga_substitutions("b")).unwrap();
+    let sm = engine
+        .create_state_machine(TRIP_SAGA_NAME, TRIP_SAGA_ASL, &trip_saga_substitutions("b"))
+        .unwrap();
     // When 50 sagas are started and run
     for i in 0..50 {
-        engine.start_execution(&sm, Some(&format!("t-{i}")), &trip_request(&format!("t-{i}")).to_string()).unwrap();
+        engine
+            .start_execution(
+                &sm,
+                Some(&format!("t-{i}")),
+                &trip_request(&format!("t-{i}")).to_string(),
+            )
+            .unwrap();
     }
     engine.run().unwrap();
     assert_eq!(store.batches_written(), 0);
@@ -457,9 +550,18 @@ fn the_definition_loads_with_its_substitution_and_names_every_state() {
     assert_eq!(
         names,
         [
-            "BookCar", "BookCarFailed", "BookFlight", "BookFlightFailed", "BookHotel",
-            "BookHotelFailed", "CancelCar", "CancelFlight", "CancelHotel", "NotifyTripBooked",
-            "NotifyTripBookingFailed", "TripBookingFailed"
+            "BookCar",
+            "BookCarFailed",
+            "BookFlight",
+            "BookFlightFailed",
+            "BookHotel",
+            "BookHotelFailed",
+            "CancelCar",
+            "CancelFlight",
+            "CancelHotel",
+            "NotifyTripBooked",
+            "NotifyTripBookingFailed",
+            "TripBookingFailed"
         ]
     );
     assert!(trip_workflow::load_definition(TRIP_SAGA_ASL, &Default::default()).is_err());

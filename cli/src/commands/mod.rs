@@ -1,9 +1,11 @@
 //! One module per verb.
 
+pub mod bench;
 pub mod book;
 pub mod dlq;
 pub mod export;
 pub mod pattern;
+pub mod simulate;
 pub mod states;
 pub mod status;
 pub mod watch;

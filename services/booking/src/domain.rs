@@ -138,9 +138,10 @@ impl BookRequest {
 
     fn record(&self, status: BookingStatus, failure: Option<Refusal>) -> BookingRecord {
         let (units, holds) = match (&self.plan, status) {
-            (Ok(plan), BookingStatus::Booked) => {
-                (plan.units, plan.holds.iter().map(|h| h.key.clone()).collect())
-            }
+            (Ok(plan), BookingStatus::Booked) => (
+                plan.units,
+                plan.holds.iter().map(|h| h.key.clone()).collect(),
+            ),
             _ => (0, Vec::new()),
         };
         BookingRecord {
@@ -198,11 +199,11 @@ impl BookDecision {
             BookDecision::Book(r) => BookOutcome::Booked {
                 booking_id: r.booking_id.clone(),
             },
-            BookDecision::RecordFailure(r) => {
-                BookOutcome::Failed(r.failure.clone().unwrap_or_else(|| {
-                    Refusal::new(reason::INVALID_REQUEST, "booking refused")
-                }))
-            }
+            BookDecision::RecordFailure(r) => BookOutcome::Failed(
+                r.failure
+                    .clone()
+                    .unwrap_or_else(|| Refusal::new(reason::INVALID_REQUEST, "booking refused")),
+            ),
             BookDecision::Replay(o) => o.clone(),
         }
     }
@@ -214,9 +215,12 @@ pub fn replay_book(existing: &BookingRecord) -> BookOutcome {
         BookingStatus::Booked => BookOutcome::Booked {
             booking_id: existing.booking_id.clone(),
         },
-        BookingStatus::Failed => BookOutcome::Failed(existing.failure.clone().unwrap_or_else(
-            || Refusal::new(reason::INVALID_REQUEST, "booking refused"),
-        )),
+        BookingStatus::Failed => BookOutcome::Failed(
+            existing
+                .failure
+                .clone()
+                .unwrap_or_else(|| Refusal::new(reason::INVALID_REQUEST, "booking refused")),
+        ),
         BookingStatus::Cancelled => BookOutcome::Failed(Refusal::new(
             reason::CANCELLED,
             format!(
@@ -239,7 +243,9 @@ pub fn decide_book(
     match &request.plan {
         Err(refusal) => BookDecision::RecordFailure(request.failed_record(refusal.clone())),
         Ok(plan) => match first_full_hold(plan, held) {
-            Some(index) => BookDecision::RecordFailure(request.failed_record(plan.full_refusal(index))),
+            Some(index) => {
+                BookDecision::RecordFailure(request.failed_record(plan.full_refusal(index)))
+            }
             None => BookDecision::Book(request.booked_record()),
         },
     }
@@ -247,9 +253,9 @@ pub fn decide_book(
 
 /// The first hold of the plan without room for its units, if any.
 pub fn first_full_hold(plan: &HoldPlan, held: impl Fn(&str) -> u32) -> Option<usize> {
-    plan.holds.iter().position(|h| {
-        u64::from(held(&h.key)) + u64::from(plan.units) > u64::from(h.capacity)
-    })
+    plan.holds
+        .iter()
+        .position(|h| u64::from(held(&h.key)) + u64::from(plan.units) > u64::from(h.capacity))
 }
 
 /// What a store must do with a cancellation.

@@ -13,9 +13,8 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 use tracing::{Instrument, error, info, info_span, warn};
 use trip_events::{
-    Booked, BookingFailed, Cancelled, DetailType, EventEnvelope, Metadata, Reason,
-    SCHEMA_VERSION, Service, StepResult, TripBookingRejected, TripEvent,
-    validate_trip_request,
+    Booked, BookingFailed, Cancelled, DetailType, EventEnvelope, Metadata, Reason, SCHEMA_VERSION,
+    Service, StepResult, TripBookingRejected, TripEvent, validate_trip_request,
 };
 
 use crate::domain::{BookOutcome, BookRequest};
@@ -79,19 +78,23 @@ pub fn truncate_chars(s: &str, max: usize) -> &str {
 /// cause stays valid JSON.
 pub fn failure_cause(reason: &str, message: &str) -> String {
     let reason = truncate_chars(reason, MAX_ERROR_CHARS);
-    let mut message = message.to_owned();
-    loop {
-        let cause = json!({"reason": reason, "message": message}).to_string();
-        let len = cause.chars().count();
-        if len <= MAX_CAUSE_CHARS || message.is_empty() {
-            return cause;
-        }
-        let keep = message.chars().count().saturating_sub(len - MAX_CAUSE_CHARS + 1);
-        message = format!("{}…", truncate_chars(&message, keep));
-        if keep == 0 {
-            message.clear();
+    let cause = |message: &str| json!({"reason": reason, "message": message}).to_string();
+    let whole = cause(message);
+    if whole.chars().count() <= MAX_CAUSE_CHARS {
+        return whole;
+    }
+    // The longest prefix of the message (plus an ellipsis) that fits once escaped.
+    let (mut fits, mut too_long) = (0, message.chars().count());
+    while too_long - fits > 1 {
+        let mid = (fits + too_long) / 2;
+        let candidate = format!("{}…", truncate_chars(message, mid));
+        if cause(&candidate).chars().count() <= MAX_CAUSE_CHARS {
+            fits = mid;
+        } else {
+            too_long = mid;
         }
     }
+    cause(&format!("{}…", truncate_chars(message, fits)))
 }
 
 fn decode_for(
@@ -115,7 +118,9 @@ fn decode_for(
             envelope.source
         )));
     }
-    envelope.decode().map_err(|e| Error::malformed(e.to_string()))
+    envelope
+        .decode()
+        .map_err(|e| Error::malformed(e.to_string()))
 }
 
 fn record_span(envelope: &EventEnvelope) -> tracing::Span {
@@ -151,7 +156,10 @@ pub async fn handle_service_event<S: BookingStore, P: EventPublisher>(
 ) -> Result<Handled, Error> {
     let span = record_span(envelope);
     async {
-        let accepted = [service.booking_requested(), service.cancellation_requested()];
+        let accepted = [
+            service.booking_requested(),
+            service.cancellation_requested(),
+        ];
         let event = decode_for(envelope, &accepted, &format!("{service} service"))?;
         let Some(metadata) = event.metadata().cloned() else {
             return Err(Error::malformed("the command has no metadata"));
@@ -271,10 +279,33 @@ pub async fn handle_bridge_event<W: SagaWorkflow, P: EventPublisher>(
             return start_saga(workflow, publisher, envelope, now).await;
         }
         let event = decode_for(envelope, BRIDGE_ACCEPTS, "saga bridge")?;
-        let (service, metadata) = match &event {
-            TripEvent::Booked(e) => (e.service, &e.metadata),
-            TripEvent::BookingFailed(e) => (e.service, &e.metadata),
-            TripEvent::Cancelled(e) => (e.service, &e.metadata),
+        let (service, metadata, answer) = match &event {
+            TripEvent::Booked(b) => (
+                b.service,
+                &b.metadata,
+                Answer::Success(StepResult {
+                    service: b.service,
+                    booking_id: Some(b.booking_id.clone()),
+                    status: "BOOKED".into(),
+                }),
+            ),
+            TripEvent::Cancelled(c) => (
+                c.service,
+                &c.metadata,
+                Answer::Success(StepResult {
+                    service: c.service,
+                    booking_id: c.booking_id.clone(),
+                    status: "CANCELLED".into(),
+                }),
+            ),
+            TripEvent::BookingFailed(f) => (
+                f.service,
+                &f.metadata,
+                Answer::Failure {
+                    error: truncate_chars(f.kind.error_name(), MAX_ERROR_CHARS).to_owned(),
+                    cause: failure_cause(&f.reason, &f.message),
+                },
+            ),
             other => {
                 return Err(Error::malformed(format!(
                     "{} is not an outcome the bridge answers",
@@ -292,33 +323,14 @@ pub async fn handle_bridge_event<W: SagaWorkflow, P: EventPublisher>(
             );
             return Ok(Handled::ForgedToken);
         }
-        let sent = match &event {
-            TripEvent::BookingFailed(f) => {
-                let error = truncate_chars(f.kind.error_name(), MAX_ERROR_CHARS);
-                let cause = failure_cause(&f.reason, &f.message);
-                workflow
-                    .send_task_failure(token, error, &cause)
-                    .await
-                    .map(|()| Handled::TaskFailed {
-                        error: error.to_owned(),
-                    })
-            }
-            _ => {
-                let result = match &event {
-                    TripEvent::Booked(b) => StepResult {
-                        service,
-                        booking_id: Some(b.booking_id.clone()),
-                        status: "BOOKED".into(),
-                    },
-                    TripEvent::Cancelled(c) => StepResult {
-                        service,
-                        booking_id: c.booking_id.clone(),
-                        status: "CANCELLED".into(),
-                    },
-                    _ => unreachable_outcome()?,
-                };
-                let output = serde_json::to_string(&result)
-                    .map_err(|e| Error::malformed(e.to_string()))?;
+        let sent = match answer {
+            Answer::Failure { error, cause } => workflow
+                .send_task_failure(token, &error, &cause)
+                .await
+                .map(|()| Handled::TaskFailed { error }),
+            Answer::Success(result) => {
+                let output =
+                    serde_json::to_string(&result).map_err(|e| Error::malformed(e.to_string()))?;
                 if output.len() > MAX_OUTPUT_BYTES {
                     return Err(Error::malformed(format!(
                         "task output of {} bytes exceeds {MAX_OUTPUT_BYTES}",
@@ -352,8 +364,10 @@ pub async fn handle_bridge_event<W: SagaWorkflow, P: EventPublisher>(
     .await
 }
 
-fn unreachable_outcome() -> Result<StepResult, Error> {
-    Err(Error::malformed("not an outcome"))
+/// What the bridge tells the workflow.
+enum Answer {
+    Success(StepResult),
+    Failure { error: String, cause: String },
 }
 
 async fn start_saga<W: SagaWorkflow, P: EventPublisher>(
@@ -376,8 +390,8 @@ async fn start_saga<W: SagaWorkflow, P: EventPublisher>(
                 correlation_id,
                 task_token: None,
             });
-            let input = serde_json::to_string(&request)
-                .map_err(|e| Error::malformed(e.to_string()))?;
+            let input =
+                serde_json::to_string(&request).map_err(|e| Error::malformed(e.to_string()))?;
             let execution = request.trip_id.clone();
             match workflow.start_execution(&execution, &input).await? {
                 StartOutcome::Started => {
@@ -463,6 +477,11 @@ where
 {
     let results = join_all(messages.iter().map(|m| {
         let parsed = serde_json::from_str::<EventEnvelope>(&m.body);
+        // The record's failure is logged in its span, with its trip and correlation ids.
+        let span = match &parsed {
+            Ok(envelope) => record_span(envelope),
+            Err(_) => tracing::Span::current(),
+        };
         let handled = parsed.map(&handler);
         async move {
             let result = match handled {
@@ -471,25 +490,23 @@ where
                 ))),
                 Ok(fut) => fut.await,
             };
-            (m.message_id.as_str(), result)
+            if let Err(e) = &result {
+                let id = m.message_id.as_str();
+                span.in_scope(|| match e.kind() {
+                    ErrorKind::Transient => {
+                        warn!(messageId = id, error = %e, code = e.code(), "record failed, will be retried")
+                    }
+                    _ => error!(messageId = id, error = %e, code = e.code(), "record failed"),
+                });
+            }
+            (m.message_id.as_str(), result.is_ok())
         }
     }))
     .await;
     let mut outcome = BatchOutcome::default();
-    for (id, result) in results {
-        match result {
-            Ok(_) => {}
-            Err(e) => {
-                match e.kind() {
-                    ErrorKind::Transient => {
-                        warn!(messageId = id, error = %e, code = e.code(), "record failed, will be retried")
-                    }
-                    _ => {
-                        error!(messageId = id, error = %e, code = e.code(), "record failed")
-                    }
-                }
-                outcome.failed_message_ids.push(id.to_owned());
-            }
+    for (id, ok) in results {
+        if !ok {
+            outcome.failed_message_ids.push(id.to_owned());
         }
     }
     outcome

@@ -74,14 +74,46 @@ pub struct Route {
 }
 
 pub const FLIGHTS: &[Route] = &[
-    Route { from: "JFK", to: "LIS", seats: 180 },
-    Route { from: "LIS", to: "JFK", seats: 180 },
-    Route { from: "JFK", to: "CDG", seats: 200 },
-    Route { from: "CDG", to: "JFK", seats: 200 },
-    Route { from: "LIS", to: "FNC", seats: 0 },
-    Route { from: "FNC", to: "LIS", seats: 150 },
-    Route { from: "LIS", to: "OPO", seats: 70 },
-    Route { from: "OPO", to: "LIS", seats: 70 },
+    Route {
+        from: "JFK",
+        to: "LIS",
+        seats: 180,
+    },
+    Route {
+        from: "LIS",
+        to: "JFK",
+        seats: 180,
+    },
+    Route {
+        from: "JFK",
+        to: "CDG",
+        seats: 200,
+    },
+    Route {
+        from: "CDG",
+        to: "JFK",
+        seats: 200,
+    },
+    Route {
+        from: "LIS",
+        to: "FNC",
+        seats: 0,
+    },
+    Route {
+        from: "FNC",
+        to: "LIS",
+        seats: 150,
+    },
+    Route {
+        from: "LIS",
+        to: "OPO",
+        seats: 70,
+    },
+    Route {
+        from: "OPO",
+        to: "LIS",
+        seats: 70,
+    },
 ];
 
 /// The cars of one rental location, per class.
@@ -428,6 +460,9 @@ mod tests {
             plan_car(&car("economy", "OPO")).unwrap_err().reason,
             reason::NO_CARS_AT_LOCATION
         );
-        assert_eq!(plan_car(&car("luxury", "JFK")).unwrap().holds[0].capacity, 10);
+        assert_eq!(
+            plan_car(&car("luxury", "JFK")).unwrap().holds[0].capacity,
+            10
+        );
     }
 }

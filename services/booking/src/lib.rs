@@ -27,8 +27,8 @@ pub use domain::{
 };
 pub use error::{Error, ErrorKind, HandlerError, Refusal, reason};
 pub use handlers::{
-    BatchOutcome, Handled, QueueMessage, handle_bridge_event, handle_service_event,
-    messages_of, process_sqs_batch,
+    BatchOutcome, Handled, QueueMessage, handle_bridge_event, handle_service_event, messages_of,
+    process_sqs_batch,
 };
 pub use memory::{MemoryBookingStore, MemoryState, RecordingPublisher, RecordingWorkflow};
 pub use ports::{BookingStore, EventPublisher, SagaWorkflow, StartOutcome};

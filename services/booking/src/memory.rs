@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use trip_events::{Service, TripEvent};
 
 use crate::domain::{
-    BookDecision, BookOutcome, BookRequest, BookingRecord, CancelDecision, CancelOutcome,
-    ItemKey, booking_key, decide_book, decide_cancel,
+    BookDecision, BookOutcome, BookRequest, BookingRecord, CancelDecision, CancelOutcome, ItemKey,
+    booking_key, decide_book, decide_cancel,
 };
 use crate::error::Error;
 use crate::ports::{BookingStore, EventPublisher, SagaWorkflow, StartOutcome};
@@ -43,8 +43,7 @@ fn map_key(key: &ItemKey) -> String {
 
 impl MemoryState {
     pub fn record(&self, service: Service, trip_id: &str) -> Option<&BookingRecord> {
-        self.bookings
-            .get(&map_key(&booking_key(service, trip_id)))
+        self.bookings.get(&map_key(&booking_key(service, trip_id)))
     }
 
     pub fn held(&self, inventory_key: &str) -> u32 {
@@ -210,9 +209,19 @@ impl EventPublisher for RecordingPublisher {
 /// A call the bridge made on the workflow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkflowCall {
-    StartExecution { name: String, input: String },
-    SendTaskSuccess { token: String, output: String },
-    SendTaskFailure { token: String, error: String, cause: String },
+    StartExecution {
+        name: String,
+        input: String,
+    },
+    SendTaskSuccess {
+        token: String,
+        output: String,
+    },
+    SendTaskFailure {
+        token: String,
+        error: String,
+        cause: String,
+    },
 }
 
 /// A workflow that records calls. Executions are remembered by name (a second start is

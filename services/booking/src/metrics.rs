@@ -87,7 +87,10 @@ fn emit(dimensions: &[(&str, &str)], metrics: &[(&str, Unit, f64)]) {
 }
 
 pub fn booking_succeeded(service: &str) {
-    emit(&[("Service", service)], &[(BOOKINGS_SUCCEEDED, Unit::Count, 1.0)]);
+    emit(
+        &[("Service", service)],
+        &[(BOOKINGS_SUCCEEDED, Unit::Count, 1.0)],
+    );
 }
 
 pub fn booking_failed(service: &str, reason: &str) {
@@ -98,11 +101,17 @@ pub fn booking_failed(service: &str, reason: &str) {
 }
 
 pub fn compensation(service: &str) {
-    emit(&[("Service", service)], &[(COMPENSATIONS, Unit::Count, 1.0)]);
+    emit(
+        &[("Service", service)],
+        &[(COMPENSATIONS, Unit::Count, 1.0)],
+    );
 }
 
 pub fn stale_callback(service: &str) {
-    emit(&[("Service", service)], &[(STALE_CALLBACKS, Unit::Count, 1.0)]);
+    emit(
+        &[("Service", service)],
+        &[(STALE_CALLBACKS, Unit::Count, 1.0)],
+    );
 }
 
 pub fn handler_duration(function: &str, millis: f64) {
@@ -134,9 +143,16 @@ mod tests {
 
     #[test]
     fn durations_are_in_milliseconds() {
-        let line = emf_line(5, &[("Function", "bridge")], &[(HANDLER_DURATION, Unit::Milliseconds, 12.5)]);
+        let line = emf_line(
+            5,
+            &[("Function", "bridge")],
+            &[(HANDLER_DURATION, Unit::Milliseconds, 12.5)],
+        );
         let v: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Milliseconds");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"],
+            "Milliseconds"
+        );
         assert_eq!(v["HandlerDuration"], 12.5);
         assert_eq!(v["Function"], "bridge");
         assert!(!line.contains('\n'));

@@ -51,3 +51,35 @@ pub trait SagaWorkflow {
     /// Fails the task waiting on `token`.
     async fn send_task_failure(&self, token: &str, error: &str, cause: &str) -> Result<(), Error>;
 }
+
+// Shared adapters (the embedded runtime keeps them in `Arc`s) are adapters too.
+
+impl<T: BookingStore> BookingStore for std::sync::Arc<T> {
+    async fn book(&self, request: &BookRequest) -> Result<BookOutcome, Error> {
+        (**self).book(request).await
+    }
+    async fn cancel(&self, service: Service, trip_id: &str) -> Result<CancelOutcome, Error> {
+        (**self).cancel(service, trip_id).await
+    }
+    async fn get(&self, service: Service, trip_id: &str) -> Result<Option<BookingRecord>, Error> {
+        (**self).get(service, trip_id).await
+    }
+}
+
+impl<T: EventPublisher> EventPublisher for std::sync::Arc<T> {
+    async fn publish(&self, events: &[TripEvent]) -> Result<(), Error> {
+        (**self).publish(events).await
+    }
+}
+
+impl<T: SagaWorkflow> SagaWorkflow for std::sync::Arc<T> {
+    async fn start_execution(&self, name: &str, input: &str) -> Result<StartOutcome, Error> {
+        (**self).start_execution(name, input).await
+    }
+    async fn send_task_success(&self, token: &str, output: &str) -> Result<(), Error> {
+        (**self).send_task_success(token, output).await
+    }
+    async fn send_task_failure(&self, token: &str, error: &str, cause: &str) -> Result<(), Error> {
+        (**self).send_task_failure(token, error, cause).await
+    }
+}

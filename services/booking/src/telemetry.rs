@@ -11,18 +11,28 @@ pub fn token_fingerprint(token: &str) -> String {
     format!("sha256:{hex}/{}B", token.len())
 }
 
-/// JSON logs on stdout; level from `RUST_LOG` (default `info`). Safe to call twice.
-pub fn init_json_logging() {
+/// The JSON log format of every deployment: one object per line, the event's fields at the top
+/// level, the record's span (`tripId`, `correlationId`, ...) under `span`.
+pub fn json_subscriber<W>(writer: W, filter: &str) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .flatten_event(true)
         .with_target(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
+}
+
+/// JSON logs on stdout; level from `RUST_LOG` (default `info`). Safe to call twice.
+pub fn init_json_logging() {
+    let _ = tracing::subscriber::set_global_default(json_subscriber(std::io::stdout, "info"));
 }
 
 #[cfg(test)]

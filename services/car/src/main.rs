@@ -1,1 +1,6 @@
-fn main() {}
+//! The car service's Lambda: Car commands from SQS, outcomes to EventBridge.
+
+#[tokio::main]
+async fn main() -> Result<(), trip_booking::lambda::LambdaError> {
+    trip_booking::lambda::run_service(trip_booking::Service::Car).await
+}

@@ -17,9 +17,9 @@ pub(crate) fn classify(operation: &str, code: &str, message: &str, status: Optio
         | "ProvisionedThroughputExceeded"
         | "RequestLimitExceeded"
         | "TooManyRequestsException" => Error::Throttled(detail),
-        "TransactionConflictException" | "TransactionConflict" | "TransactionInProgressException" => {
-            Error::Conflict(detail)
-        }
+        "TransactionConflictException"
+        | "TransactionConflict"
+        | "TransactionInProgressException" => Error::Conflict(detail),
         "InternalServerError"
         | "InternalFailure"
         | "InternalException"
@@ -66,10 +66,22 @@ mod tests {
 
     #[test]
     fn codes_and_statuses_map_to_retry_or_not() {
-        assert!(matches!(classify("op", "ThrottlingException", "", Some(400)), Error::Throttled(_)));
-        assert!(matches!(classify("op", "TransactionConflict", "", None), Error::Conflict(_)));
-        assert!(matches!(classify("op", "Whatever", "", Some(503)), Error::Unavailable(_)));
-        assert!(matches!(classify("op", "Whatever", "", Some(429)), Error::Throttled(_)));
+        assert!(matches!(
+            classify("op", "ThrottlingException", "", Some(400)),
+            Error::Throttled(_)
+        ));
+        assert!(matches!(
+            classify("op", "TransactionConflict", "", None),
+            Error::Conflict(_)
+        ));
+        assert!(matches!(
+            classify("op", "Whatever", "", Some(503)),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            classify("op", "Whatever", "", Some(429)),
+            Error::Throttled(_)
+        ));
         assert!(matches!(
             classify("op", "ValidationException", "bad", Some(400)),
             Error::Aws { .. }

@@ -31,8 +31,8 @@ use trip_events::Service;
 use super::aws_error::{classify, map_sdk_error};
 use crate::domain::{
     BookDecision, BookOutcome, BookRequest, BookingRecord, BookingStatus, CancelDecision,
-    CancelOutcome, ItemKey, booking_key, decide_book, decide_cancel,
-    inventory_item_key, replay_book,
+    CancelOutcome, ItemKey, booking_key, decide_book, decide_cancel, inventory_item_key,
+    replay_book,
 };
 use crate::error::{Error, Refusal};
 use crate::inventory::HoldPlan;
@@ -99,9 +99,7 @@ fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, Error> {
 
 /// A DynamoDB item as a booking record.
 pub fn item_to_record(item: &Item) -> Result<BookingRecord, Error> {
-    let service: Service = get_s(item, "service")?
-        .parse()
-        .map_err(Error::Corrupt)?;
+    let service: Service = get_s(item, "service")?.parse().map_err(Error::Corrupt)?;
     let status = BookingStatus::parse(get_s(item, "status")?)
         .ok_or_else(|| Error::Corrupt("booking item has an unknown status".into()))?;
     let units = item
@@ -110,10 +108,7 @@ pub fn item_to_record(item: &Item) -> Result<BookingRecord, Error> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let holds = match item.get("holds") {
-        Some(AttributeValue::L(l)) => l
-            .iter()
-            .filter_map(|v| v.as_s().ok().cloned())
-            .collect(),
+        Some(AttributeValue::L(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
         _ => Vec::new(),
     };
     let failure = match (item.get("failureReason"), item.get("failureMessage")) {
@@ -202,7 +197,11 @@ impl DynamoBookingStore {
             .map_err(|e| Error::Config(e.to_string()))
     }
 
-    fn to_tombstone(&self, record: &BookingRecord, expected: BookingStatus) -> Result<Update, Error> {
+    fn to_tombstone(
+        &self,
+        record: &BookingRecord,
+        expected: BookingStatus,
+    ) -> Result<Update, Error> {
         Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_attributes(&record.key())))
@@ -404,7 +403,11 @@ impl BookingStore for DynamoBookingStore {
                 .build(),
         ];
         for index in 0..plan.holds.len() {
-            items.push(TransactWriteItem::builder().update(self.hold(plan, index)?).build());
+            items.push(
+                TransactWriteItem::builder()
+                    .update(self.hold(plan, index)?)
+                    .build(),
+            );
         }
         let result = self
             .client
@@ -434,11 +437,7 @@ impl BookingStore for DynamoBookingStore {
                 .await;
         }
         // No room on an inventory key.
-        if let Some(index) = reasons
-            .iter()
-            .skip(1)
-            .position(is_condition_failure)
-        {
+        if let Some(index) = reasons.iter().skip(1).position(is_condition_failure) {
             return self
                 .record_failure(&request.failed_record(plan.full_refusal(index)))
                 .await;

@@ -2,6 +2,9 @@
 
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureError;
+use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
+use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 
 use super::aws_error::map_sdk_error;
 use crate::error::Error;
@@ -33,16 +36,37 @@ impl StepFunctionsWorkflow {
     }
 }
 
-fn callback_error<E>(
-    operation: &str,
-    err: &aws_sdk_sfn::error::SdkError<E, aws_sdk_sfn::config::http::HttpResponse>,
-) -> Error
+type SdkError<E> = aws_sdk_sfn::error::SdkError<E, aws_sdk_sfn::config::http::HttpResponse>;
+
+/// A stale token, told by the modeled error (`stale`) or, failing that, by its code.
+fn callback_error<E>(operation: &str, err: &SdkError<E>, stale: Option<&'static str>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match err.code() {
-        Some(code) if STALE_TOKEN_CODES.contains(&code) => Error::StaleToken(code.to_owned()),
+    match (stale, err.code()) {
+        (Some(code), _) => Error::StaleToken(code.to_owned()),
+        (None, Some(code)) if STALE_TOKEN_CODES.contains(&code) => {
+            Error::StaleToken(code.to_owned())
+        }
         _ => map_sdk_error(operation, err),
+    }
+}
+
+fn stale_success(err: &SdkError<SendTaskSuccessError>) -> Option<&'static str> {
+    match err.as_service_error()? {
+        SendTaskSuccessError::TaskTimedOut(_) => Some("TaskTimedOut"),
+        SendTaskSuccessError::InvalidToken(_) => Some("InvalidToken"),
+        SendTaskSuccessError::TaskDoesNotExist(_) => Some("TaskDoesNotExist"),
+        _ => None,
+    }
+}
+
+fn stale_failure(err: &SdkError<SendTaskFailureError>) -> Option<&'static str> {
+    match err.as_service_error()? {
+        SendTaskFailureError::TaskTimedOut(_) => Some("TaskTimedOut"),
+        SendTaskFailureError::InvalidToken(_) => Some("InvalidToken"),
+        SendTaskFailureError::TaskDoesNotExist(_) => Some("TaskDoesNotExist"),
+        _ => None,
     }
 }
 
@@ -58,7 +82,12 @@ impl SagaWorkflow for StepFunctionsWorkflow {
             .await
         {
             Ok(_) => Ok(StartOutcome::Started),
-            Err(err) if err.code() == Some("ExecutionAlreadyExists") => {
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(StartExecutionError::ExecutionAlreadyExists(_))
+                ) || err.code() == Some("ExecutionAlreadyExists") =>
+            {
                 Ok(StartOutcome::AlreadyExists)
             }
             Err(err) => Err(map_sdk_error("StartExecution", &err)),
@@ -73,7 +102,7 @@ impl SagaWorkflow for StepFunctionsWorkflow {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| callback_error("SendTaskSuccess", &e))
+            .map_err(|e| callback_error("SendTaskSuccess", &e, stale_success(&e)))
     }
 
     async fn send_task_failure(&self, token: &str, error: &str, cause: &str) -> Result<(), Error> {
@@ -85,6 +114,6 @@ impl SagaWorkflow for StepFunctionsWorkflow {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| callback_error("SendTaskFailure", &e))
+            .map_err(|e| callback_error("SendTaskFailure", &e, stale_failure(&e)))
     }
 }

@@ -1,0 +1,270 @@
+//! `trip bench`: completed sagas per second and saga latency through the embedded runtime.
+//!
+//! Trips are generated so that the happy path never runs out of inventory (each day gets a
+//! handful of trips), and a chosen share fails for real business reasons (a sold-out hotel, a
+//! full flight, no car of the class), spread over the three steps, so compensations run.
+//!
+//! Two load shapes: closed loop (`concurrency` sagas in flight, a new one put as one ends) for
+//! throughput, and open loop (`rate` sagas per second on a fixed schedule, latency measured from
+//! the scheduled time, so a slow runtime cannot hide its queueing) for latency at a given load.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as Days, NaiveDate};
+use serde::Serialize;
+use serde_json::json;
+use trip_events::PutEventsEntry;
+
+use crate::runtime::{ClockChoice, Runtime, RuntimeError, RuntimeOptions, TripOutcome};
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub trips: usize,
+    /// Closed loop: sagas in flight at once.
+    pub concurrency: usize,
+    /// Open loop: sagas started per second (overrides `concurrency`).
+    pub rate: Option<f64>,
+    /// Share of trips that fail and compensate (0.0 to 1.0).
+    pub failure_rate: f64,
+    /// The store file (durable); `None` runs in memory.
+    pub store: Option<PathBuf>,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BenchResult {
+    pub trips: usize,
+    pub completed: usize,
+    pub booked: usize,
+    pub failed: usize,
+    pub durable: bool,
+    pub concurrency: Option<usize>,
+    pub rate: Option<f64>,
+    pub elapsed_s: f64,
+    pub sagas_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub commits: u64,
+    pub events: usize,
+    pub invariant_violations: usize,
+}
+
+/// One trip request; trip `i` travels on day `i / 5` so inventory never runs out on the happy
+/// path. `fail_at` picks the step that fails for a business reason.
+pub fn trip_entry(prefix: &str, i: usize, fail_at: Option<usize>) -> PutEventsEntry {
+    let base = NaiveDate::from_ymd_opt(2031, 1, 1).unwrap_or_default();
+    let day = base + Days::days((i / 5) as i64);
+    let next = day + Days::days(1);
+    let hotels = ["HTL-NYC-HUDSON", "HTL-CDG-AEROPORT", "HTL-FNC-MARINA"];
+    let classes = ["economy", "compact", "midsize", "fullsize", "suv", "van"];
+    let (hotel, from, to, location, class) = match fail_at {
+        Some(0) => ("HTL-PAR-LOUVRE", "JFK", "CDG", "CDG", "economy"),
+        Some(1) => ("HTL-FNC-MARINA", "LIS", "FNC", "FNC", "economy"),
+        Some(_) => ("HTL-NYC-HUDSON", "JFK", "LIS", "LIS", "luxury"),
+        None => (
+            hotels[i % hotels.len()],
+            "JFK",
+            "LIS",
+            "JFK",
+            classes[i % classes.len()],
+        ),
+    };
+    let detail = json!({
+        "tripId": format!("{prefix}-{i:07}"),
+        "traveller": {"firstName": "Bench", "lastName": format!("Traveller {i}"), "email": "bench@example.com"},
+        "hotel": {"hotelId": hotel, "checkIn": day.to_string(), "checkOut": next.to_string(), "guests": 1},
+        "flight": {"from": from, "to": to, "departure": format!("{day}T06:00:00Z"), "passengers": 1},
+        "car": {"pickUpLocation": location, "pickUpAt": format!("{day}T12:00:00Z"), "dropOffAt": format!("{next}T12:00:00Z"), "carClass": class},
+        "metadata": {"schemaVersion": "1", "correlationId": format!("bench-{i}")}
+    });
+    PutEventsEntry {
+        source: trip_events::source::CLIENT.to_owned(),
+        detail_type: "TripBookingRequested".to_owned(),
+        detail: detail.to_string(),
+        event_bus_name: Some(trip_events::DEFAULT_BUS_NAME.to_owned()),
+        time: None,
+        resources: Vec::new(),
+        trace_header: None,
+    }
+}
+
+/// The trips of a run: every `1/failure_rate`-th trip fails, at the hotel, flight and car in
+/// turn.
+pub fn generate(prefix: &str, n: usize, failure_rate: f64) -> Vec<PutEventsEntry> {
+    let mut failures = 0usize;
+    (0..n)
+        .map(|i| {
+            let due = ((i + 1) as f64 * failure_rate).floor() as usize;
+            let fail_at = (due > failures).then(|| {
+                failures += 1;
+                failures % 3
+            });
+            trip_entry(prefix, i, fail_at)
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn trip_id_of(entry: &PutEventsEntry) -> String {
+    serde_json::from_str::<serde_json::Value>(&entry.detail)
+        .ok()
+        .and_then(|d| d.get("tripId")?.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Runs one benchmark.
+pub fn run(options: &BenchOptions) -> Result<BenchResult, RuntimeError> {
+    let mut rt = Runtime::open(RuntimeOptions {
+        store: options.store.clone(),
+        clock: ClockChoice::Wall { fast_forward: true },
+        seed: options.seed,
+        ..RuntimeOptions::default()
+    })?;
+    let prefix = format!("bench{:x}", options.seed & 0xffff);
+    let entries = generate(&prefix, options.trips, options.failure_rate);
+    let ids: Vec<String> = entries.iter().map(trip_id_of).collect();
+
+    let start = Instant::now();
+    let mut started: HashMap<usize, Instant> = HashMap::new();
+    let mut latencies = Vec::with_capacity(entries.len());
+    let mut next = 0;
+    let mut stats = crate::runtime::RunStats::default();
+    while latencies.len() < entries.len() {
+        // Start what the load shape allows.
+        let allowed = match options.rate {
+            Some(rate) => {
+                let due = (start.elapsed().as_secs_f64() * rate).floor() as usize + 1;
+                due.min(entries.len())
+            }
+            None => (latencies.len() + options.concurrency.max(1)).min(entries.len()),
+        };
+        if allowed > next {
+            // PutEvents takes at most 10 entries a call.
+            for chunk in entries[next..allowed].chunks(10) {
+                rt.put_events(chunk)?;
+            }
+            for i in next..allowed {
+                let at = match options.rate {
+                    // Open loop: latency counts from when the trip was due, not when the loop
+                    // got round to it.
+                    Some(rate) => start + Duration::from_secs_f64(i as f64 / rate),
+                    None => Instant::now(),
+                };
+                started.insert(i, at);
+            }
+            next = allowed;
+        }
+        let progressed = rt.step(&mut stats)?;
+        let now = Instant::now();
+        let done: Vec<usize> = started
+            .keys()
+            .copied()
+            .filter(|&i| rt.trip_finished(&ids[i]))
+            .collect();
+        for i in done {
+            if let Some(at) = started.remove(&i) {
+                latencies.push(now.saturating_duration_since(at).as_secs_f64() * 1000.0);
+            }
+        }
+        if !progressed && started.is_empty() && next >= entries.len() {
+            break;
+        }
+        if !progressed && started.is_empty() && options.rate.is_some() {
+            std::thread::sleep(Duration::from_micros(200));
+        } else if !progressed && let Some(due) = rt.next_due() {
+            rt.clock().skip_to(due);
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let mut booked = 0;
+    let mut failed = 0;
+    for id in &ids {
+        match rt.trip_outcome(id) {
+            Some(TripOutcome::Booked) => booked += 1,
+            Some(TripOutcome::Failed { .. }) => failed += 1,
+            _ => {}
+        }
+    }
+    Ok(BenchResult {
+        trips: entries.len(),
+        completed: latencies.len(),
+        booked,
+        failed,
+        durable: rt.is_durable(),
+        concurrency: options.rate.is_none().then_some(options.concurrency),
+        rate: options.rate,
+        elapsed_s: elapsed,
+        sagas_per_s: latencies.len() as f64 / elapsed.max(1e-9),
+        p50_ms: percentile(&latencies, 50.0),
+        p99_ms: percentile(&latencies, 99.0),
+        max_ms: latencies.last().copied().unwrap_or(0.0),
+        commits: rt.commits(),
+        events: rt.log().len(),
+        invariant_violations: rt.check_invariants().len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_failure_rate_is_honoured_and_spread_over_the_steps() {
+        let trips = generate("t", 100, 0.3);
+        let failing: Vec<&str> = trips
+            .iter()
+            .filter_map(|e| {
+                let d: serde_json::Value = serde_json::from_str(&e.detail).ok()?;
+                let hotel = d["hotel"]["hotelId"].as_str()?;
+                let to = d["flight"]["to"].as_str()?;
+                let class = d["car"]["carClass"].as_str()?;
+                match (hotel, to, class) {
+                    ("HTL-PAR-LOUVRE", _, _) => Some("hotel"),
+                    (_, "FNC", _) => Some("flight"),
+                    (_, _, "luxury") => Some("car"),
+                    _ => None,
+                }
+            })
+            .collect();
+        assert_eq!(failing.len(), 30);
+        for step in ["hotel", "flight", "car"] {
+            assert_eq!(failing.iter().filter(|s| **s == step).count(), 10, "{step}");
+        }
+    }
+
+    #[test]
+    fn percentiles_pick_the_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&[], 99.0), 0.0);
+    }
+
+    #[test]
+    fn a_small_run_completes_every_saga_with_the_right_outcomes() {
+        let r = run(&BenchOptions {
+            trips: 60,
+            concurrency: 16,
+            rate: None,
+            failure_rate: 0.3,
+            store: None,
+            seed: 1,
+        })
+        .unwrap();
+        assert_eq!(r.completed, 60);
+        assert_eq!((r.booked, r.failed), (42, 18));
+        assert_eq!(r.invariant_violations, 0);
+    }
+}
