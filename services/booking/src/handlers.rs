@@ -7,6 +7,7 @@
 
 use std::future::Future;
 
+#[cfg(feature = "aws")]
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
@@ -443,6 +444,7 @@ pub struct QueueMessage {
 }
 
 /// The messages of a Lambda SQS event.
+#[cfg(feature = "aws")]
 pub fn messages_of(event: SqsEvent) -> Vec<QueueMessage> {
     event
         .records
@@ -460,6 +462,7 @@ pub struct BatchOutcome {
     pub failed_message_ids: Vec<String>,
 }
 
+#[cfg(feature = "aws")]
 impl From<BatchOutcome> for SqsBatchResponse {
     fn from(outcome: BatchOutcome) -> Self {
         let mut response = SqsBatchResponse::default();

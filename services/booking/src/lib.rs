@@ -10,11 +10,13 @@
 //! - [`lambda`]: the Lambda glue the four binaries call;
 //! - [`metrics`] (CloudWatch EMF) and [`telemetry`] (JSON logs).
 
+#[cfg(feature = "aws")]
 pub mod adapters;
 pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod inventory;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod memory;
 pub mod metrics;
@@ -26,8 +28,10 @@ pub use domain::{
     CancelOutcome, ItemKey, booking_id, booking_key, decide_book, decide_cancel,
 };
 pub use error::{Error, ErrorKind, HandlerError, Refusal, reason};
+#[cfg(feature = "aws")]
+pub use handlers::messages_of;
 pub use handlers::{
-    BatchOutcome, Handled, QueueMessage, handle_bridge_event, handle_service_event, messages_of,
+    BatchOutcome, Handled, QueueMessage, handle_bridge_event, handle_service_event,
     process_sqs_batch,
 };
 pub use memory::{MemoryBookingStore, MemoryState, RecordingPublisher, RecordingWorkflow};
