@@ -1,6 +1,7 @@
 //! `trip`: book trips through the saga, watch its events, inspect and replay it — on one
 //! machine with no AWS (the embedded runtime, the default).
 
+mod aws;
 mod commands;
 mod output;
 mod timeline;
@@ -11,6 +12,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::output::Output;
+
+// The runtime allocates many small JSON values per saga; mimalloc handles that pattern markedly
+// better than glibc's allocator (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Exit codes, documented in the README.
 pub mod exit {
@@ -60,6 +66,8 @@ struct Cli {
     /// No colours (NO_COLOR is respected too).
     #[arg(long, global = true)]
     no_color: bool,
+    #[command(flatten)]
+    aws: aws::AwsArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,6 +98,8 @@ enum Command {
     Simulate(commands::simulate::SimulateArgs),
     /// Completed sagas per second and saga latency of the embedded runtime (durable unless --memory).
     Bench(commands::bench::BenchArgs),
+    /// Dollars per million trips on AWS, priced from what sagas do in the embedded runtime.
+    Cost(commands::cost::CostArgs),
 }
 
 pub struct Ctx {
@@ -118,6 +128,9 @@ fn main() -> ExitCode {
         store_given,
         out: Output::new(cli.no_color, cli.json),
     };
+    if cli.aws.aws {
+        return aws::main(&ctx, &cli.aws, cli.command);
+    }
     let result = match cli.command {
         Command::Book(a) => commands::book::book(&ctx, a),
         Command::PutEvents(a) => commands::book::put_events(&ctx, a),
@@ -130,6 +143,7 @@ fn main() -> ExitCode {
         Command::Export(a) => commands::export::export(&ctx, a),
         Command::Replay(a) => commands::export::replay(&ctx, a),
         Command::Bench(a) => commands::bench::bench(&ctx, a),
+        Command::Cost(a) => commands::cost::cost(&ctx, a),
         Command::Simulate(a) => commands::simulate::simulate(&ctx, a),
     };
     match result {

@@ -15,6 +15,7 @@ use trip_workflow::{
     WorkflowError, WriteBatch,
 };
 
+use crate::cost::DynamoUsage;
 use crate::faults::Faults;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -37,6 +38,8 @@ pub struct LocalBookingStore {
     pub state: Mutex<MemoryState>,
     pub dirty: Mutex<Dirty>,
     pub faults: Option<Arc<Faults>>,
+    /// The DynamoDB requests the AWS adapter would have made (for `trip cost`).
+    pub usage: Mutex<DynamoUsage>,
 }
 
 impl LocalBookingStore {
@@ -45,6 +48,7 @@ impl LocalBookingStore {
             state: Mutex::new(state),
             dirty: Mutex::default(),
             faults,
+            usage: Mutex::default(),
         }
     }
 
@@ -59,7 +63,11 @@ impl LocalBookingStore {
 impl BookingStore for LocalBookingStore {
     async fn book(&self, request: &BookRequest) -> Result<BookOutcome, Error> {
         self.inject(request.service)?;
-        let outcome = lock(&self.state).apply_book(request);
+        let mut state = lock(&self.state);
+        let existing = state.record(request.service, &request.trip_id);
+        lock(&self.usage).count_book(existing, request, |k| state.held(k));
+        let outcome = state.apply_book(request);
+        drop(state);
         let mut dirty = lock(&self.dirty);
         dirty
             .bookings
@@ -75,6 +83,7 @@ impl BookingStore for LocalBookingStore {
     async fn cancel(&self, service: Service, trip_id: &str) -> Result<CancelOutcome, Error> {
         self.inject(service)?;
         let mut state = lock(&self.state);
+        lock(&self.usage).count_cancel(state.record(service, trip_id));
         let holds = state
             .record(service, trip_id)
             .map(|r| r.holds.clone())
@@ -351,8 +360,7 @@ impl ExecutionStore for SqliteExecStore {
         // One row per flush: `{arn}#{first event id}` holding that flush's events.
         let mut out = Vec::new();
         for b in self.values(NS_HISTORY, &format!("{arn}#"), &format!("{arn}$"))? {
-            let chunk: Vec<HistoryEvent> = serde_json::from_slice(&b).map_err(store_err)?;
-            out.extend(chunk);
+            out.extend(decode_history(&b)?);
         }
         Ok(out)
     }
@@ -361,6 +369,19 @@ impl ExecutionStore for SqliteExecStore {
         lock(&self.outbox).push(batch);
         Ok(())
     }
+}
+
+/// A chunk of history events as stored: LZ4-compressed JSON. Histories repeat the saga's
+/// input in most events, so they compress about fivefold, and they are the bulk of what a
+/// saga writes.
+pub fn encode_history(events: &[HistoryEvent]) -> Vec<u8> {
+    let json = serde_json::to_vec(events).unwrap_or_default();
+    lz4_flex::compress_prepend_size(&json)
+}
+
+pub fn decode_history(bytes: &[u8]) -> Result<Vec<HistoryEvent>, WorkflowError> {
+    let json = lz4_flex::decompress_size_prepended(bytes).map_err(store_err)?;
+    serde_json::from_slice(&json).map_err(store_err)
 }
 
 /// The history row key of a chunk of events.

@@ -32,7 +32,7 @@ use trip_workflow::{
 
 use crate::adapters::{
     EnginePublisher, EngineWorkflow, IdGen, LocalBookingStore, NS_EXECUTION, NS_HISTORY,
-    NS_MACHINE, OutboxPublisher, SqliteExecStore, history_key, lock,
+    NS_MACHINE, OutboxPublisher, SqliteExecStore, encode_history, history_key, lock,
 };
 use crate::bus::{Bus, BusError, PutEventsOutput, PutEventsResultEntry};
 use crate::clock::RuntimeClock;
@@ -171,6 +171,22 @@ pub struct RunStats {
     pub skipped_ms: i64,
 }
 
+/// What one queue and its consumer did since the runtime was opened, in the units SQS and
+/// Lambda bill (read by [`crate::cost`]): messages sent to the queue (one SendMessage each, by
+/// EventBridge or `send_raw`), batches handed to the consumer (one ReceiveMessage and one Lambda
+/// invocation each), messages received, and messages acknowledged (deleted, in one
+/// DeleteMessageBatch call per batch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueUsage {
+    pub sent: u64,
+    pub batches: u64,
+    pub received: u64,
+    pub deleted: u64,
+    /// DeleteMessageBatch calls: one per batch that acknowledged at least one message.
+    pub delete_calls: u64,
+}
+
 /// The saga's status for `trip status`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -216,6 +232,8 @@ pub struct Runtime {
     /// Batches each queue may hand its consumer per step, like the concurrent pollers of
     /// Lambda's SQS event source.
     pub pollers: usize,
+    /// Per queue: what SQS and Lambda would bill (see [`QueueUsage`]).
+    queue_usage: BTreeMap<String, QueueUsage>,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RuntimeError {
@@ -398,6 +416,7 @@ impl Runtime {
             seed: options.seed,
             delivered: 0,
             pollers: 5,
+            queue_usage: BTreeMap::new(),
         };
         for (i, event) in log.into_iter().enumerate() {
             rt.log_index.insert(event.envelope.id.clone(), i);
@@ -525,6 +544,7 @@ impl Runtime {
             .ok_or_else(|| RuntimeError::UnknownConsumer(queue.to_owned()))?;
         let id = self.ids.next_id();
         q.send(id.clone(), body.into(), now, 0);
+        self.queue_usage.entry(queue.to_owned()).or_default().sent += 1;
         self.persist()?;
         Ok(id)
     }
@@ -555,9 +575,12 @@ impl Runtime {
                     now,
                     delay,
                 );
+                let usage = self.queue_usage.entry(name.clone()).or_default();
+                usage.sent += 1;
                 if self.faults.as_ref().is_some_and(|f| f.duplicate()) {
                     // At-least-once: the same event delivered twice, as two messages.
                     q.send_event(self.ids.next_id(), event_id, body.clone(), now, delay + 1);
+                    usage.sent += 1;
                 }
             }
         }
@@ -644,6 +667,9 @@ impl Runtime {
             return Ok((0, 0));
         }
         self.delivered += messages.len() as u64;
+        let usage = self.queue_usage.entry(queue.to_owned()).or_default();
+        usage.batches += 1;
+        usage.received += messages.len() as u64;
 
         // A crash mid-batch: the first records ran (their effects stand), nothing was
         // acknowledged, and the batch comes back after its visibility timeout.
@@ -714,11 +740,13 @@ impl Runtime {
             .get_mut(queue)
             .ok_or_else(|| RuntimeError::UnknownConsumer(queue.to_owned()))?;
         let mut failed = 0;
+        let mut acked = 0;
         if crash_after.is_none() {
             for (m, r) in messages.iter().zip(&results) {
                 match r {
                     Ok(_) => {
                         q.delete(&m.message_id);
+                        acked += 1;
                     }
                     Err(reason) => {
                         failed += 1;
@@ -734,6 +762,11 @@ impl Runtime {
                 );
             }
             failed = messages.len();
+        }
+        if acked > 0 {
+            let usage = self.queue_usage.entry(queue.to_owned()).or_default();
+            usage.deleted += acked;
+            usage.delete_calls += 1;
         }
         let events = std::mem::take(&mut *lock(&publisher.events));
         self.publish_trip_events(events, now);
@@ -860,7 +893,7 @@ impl Runtime {
             for (arn, events) in batch.history {
                 if let Some(first) = events.first() {
                     self.store
-                        .put(NS_HISTORY, history_key(&arn, first.id), to_json(&events));
+                        .put(NS_HISTORY, history_key(&arn, first.id), encode_history(&events));
                 }
             }
         }
@@ -976,6 +1009,16 @@ impl Runtime {
                 .map(HistoryEvent::to_aws_json)
                 .collect(),
         }
+    }
+
+    /// Per queue, what SQS and Lambda would bill since the runtime was opened.
+    pub fn queue_usage(&self) -> &BTreeMap<String, QueueUsage> {
+        &self.queue_usage
+    }
+
+    /// The DynamoDB requests the booking tables would have served (see [`crate::cost`]).
+    pub fn dynamo_usage(&self) -> crate::cost::DynamoUsage {
+        *lock(&self.bookings.usage)
     }
 
     /// Dead letters of every queue.
