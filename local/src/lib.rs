@@ -7,12 +7,14 @@
 //! - [`runtime`]: the step loop driving the real handlers and the workflow interpreter;
 //! - [`invariants`]: the saga's invariants, checked after a run;
 //! - [`faults`]: seeded fault injection for simulation;
-//! - [`simulate`]: seeded simulations of many sagas under faults, checked against the invariants.
+//! - [`simulate`]: seeded simulations of many sagas under faults, checked against the invariants;
+//! - [`cost`]: dollars per million trips on AWS, priced from what the runtime counted.
 
 pub mod adapters;
 pub mod bench;
 pub mod bus;
 pub mod clock;
+pub mod cost;
 pub mod faults;
 pub mod invariants;
 pub mod pattern;

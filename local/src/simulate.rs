@@ -674,25 +674,6 @@ pub fn simulate(options: &SimOptions) -> Result<SimReport, SimError> {
     Ok(report)
 }
 
-/// Runs `count` seeds from `options.seed` on (a given store path gets `.<seed>` appended when
-/// there is more than one).
-pub fn simulate_seeds(options: &SimOptions, count: u64) -> Result<Vec<SimReport>, SimError> {
-    (0..count.max(1))
-        .map(|i| {
-            let mut o = options.clone();
-            o.seed = options.seed.wrapping_add(i);
-            if count > 1
-                && let Some(p) = &options.store
-            {
-                let mut s = p.as_os_str().to_owned();
-                s.push(format!(".{}", o.seed));
-                o.store = Some(PathBuf::from(s));
-            }
-            simulate(&o)
-        })
-        .collect()
-}
-
 /// Everything the simulation checks after a run, beyond [`Runtime::check_invariants`]:
 /// every execution terminal, exactly one final outcome class per trip, the class each kind
 /// of trip may end in, bookings matching the outcome, and capacity races within capacity.

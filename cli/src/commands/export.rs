@@ -25,7 +25,8 @@ pub struct ExportArgs {
 pub struct ReplayArgs {
     /// A JSON Lines event log: `trip export` output, or CloudWatch Logs events (one envelope per
     /// line, or `aws logs filter-log-events` items with the envelope in `message`).
-    pub log: String,
+    /// Not with --aws, which replays the deployed archive.
+    pub log: Option<String>,
     /// Replay into the store instead of a fresh in-memory runtime.
     #[arg(long)]
     pub into_store: bool,
@@ -35,6 +36,15 @@ pub struct ReplayArgs {
     /// Replay the log twice; the second pass must change nothing (idempotency).
     #[arg(long)]
     pub twice: bool,
+    /// With --aws: the first event time to replay (RFC 3339, e.g. 2031-06-09T00:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// With --aws: the end of the event-time window (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// With --aws: start the replay and return without waiting for it to complete.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 pub fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<u8> {
@@ -111,7 +121,16 @@ fn final_state(rt: &Runtime, trips: &[String]) -> Value {
 }
 
 pub fn replay(ctx: &Ctx, args: ReplayArgs) -> anyhow::Result<u8> {
-    let events = read_log(&args.log)?;
+    let Some(log) = &args.log else {
+        // A usage error, like clap's own (the file is optional only with --aws).
+        eprintln!(
+            "{} trip replay needs an event log file (or --aws --from <TIME> --to <TIME> to \
+             replay the deployed archive)",
+            ctx.out.bad("error:")
+        );
+        return Ok(exit::USAGE);
+    };
+    let events = read_log(log)?;
     let mut rt = if args.into_store {
         open_runtime(ctx)?
     } else {

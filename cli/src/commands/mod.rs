@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod book;
+pub mod cost;
 pub mod dlq;
 pub mod export;
 pub mod pattern;

@@ -23,6 +23,9 @@ pub struct WatchArgs {
     /// With --follow: stop after this many seconds without a new event (0: never).
     #[arg(long, default_value_t = 0)]
     pub idle_exit: u64,
+    /// With --aws: how far back the log group is read (30s, 10m, 2h, 1d or an RFC 3339 time).
+    #[arg(long, default_value = "1h")]
+    pub since: String,
 }
 
 fn to_logged(row: LogRow) -> anyhow::Result<LoggedEvent> {

@@ -1,0 +1,155 @@
+//! `trip --aws`: the same verbs against the stack `cdk deploy` created, found through the
+//! `cdk-outputs.json` it wrote (or explicit flags). Credentials and region come from the
+//! standard AWS chain; `AWS_ENDPOINT_URL` is honoured (the tests point it at moto).
+//!
+//! The SDK is behind the cargo feature `aws`, off by default, so the local mode builds fast;
+//! without it `--aws` says how to rebuild.
+
+#[cfg(feature = "aws")]
+mod book;
+#[cfg(feature = "aws")]
+mod history;
+#[cfg(feature = "aws")]
+mod replay;
+#[cfg(feature = "aws")]
+mod status;
+#[cfg(feature = "aws")]
+mod outputs;
+#[cfg(feature = "aws")]
+mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+#[cfg(feature = "aws")]
+pub use outputs::{Deployed, pascal};
+
+use crate::{Command, Ctx, exit};
+
+/// The global `--aws` switches.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "AWS (--aws, needs a build with `--features aws`)")]
+pub struct AwsArgs {
+    /// Run against the stack deployed by `cdk deploy` instead of the embedded runtime
+    /// (book, put-events, watch, status, replay).
+    #[arg(long, global = true)]
+    pub aws: bool,
+    /// The stack outputs written by `cdk deploy --outputs-file cdk-outputs.json`.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "TRIP_CDK_OUTPUTS",
+        default_value = "cdk-outputs.json"
+    )]
+    pub outputs: PathBuf,
+    /// The stack to read in the outputs file (default: the first one).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub stack: Option<String>,
+    /// The event bus (overrides the outputs' EventBusName).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub event_bus: Option<String>,
+    /// The saga's state machine (overrides the outputs' StateMachineArn).
+    #[arg(long, global = true, value_name = "ARN")]
+    pub state_machine_arn: Option<String>,
+    /// The catch-all events log group (overrides the outputs' EventsLogGroupName).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub log_group: Option<String>,
+    /// The events archive (overrides the outputs' ArchiveArn).
+    #[arg(long, global = true, value_name = "ARN")]
+    pub archive_arn: Option<String>,
+}
+
+/// Runs `command` against AWS and turns the result into the process's exit code.
+pub fn main(ctx: &Ctx, args: &AwsArgs, command: Command) -> ExitCode {
+    match run(ctx, args, command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{} {e:#}", ctx.out.bad("error:"));
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+#[cfg(not(feature = "aws"))]
+fn run(_ctx: &Ctx, _args: &AwsArgs, _command: Command) -> anyhow::Result<u8> {
+    anyhow::bail!(
+        "this trip was built without AWS support: rebuild with the `aws` feature, e.g. \
+         `cargo run --features aws -- <verb> --aws ...` (or `cargo install --path cli --features aws`)"
+    )
+}
+
+#[cfg(feature = "aws")]
+fn run(ctx: &Ctx, args: &AwsArgs, command: Command) -> anyhow::Result<u8> {
+    let deployed = Deployed::load(args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let aws = Aws {
+            events: aws_sdk_eventbridge::Client::new(&config),
+            sfn: aws_sdk_sfn::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            deployed,
+        };
+        match command {
+            Command::Book(a) => book::book(ctx, &aws, a).await,
+            Command::PutEvents(a) => book::put_events(ctx, &aws, a).await,
+            Command::Watch(a) => watch::watch(ctx, &aws, a).await,
+            Command::Status(a) => status::status(ctx, &aws, a).await,
+            Command::Replay(a) => replay::replay(ctx, &aws, a).await,
+            _ => anyhow::bail!(
+                "--aws works with book, put-events, watch, status and replay; \
+                 run this command without --aws (it uses the embedded runtime)"
+            ),
+        }
+    })
+}
+
+/// The SDK clients and the deployed stack's names.
+#[cfg(feature = "aws")]
+pub struct Aws {
+    pub events: aws_sdk_eventbridge::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub deployed: Deployed,
+}
+
+/// The execution the bridge starts for a trip: named after the trip id.
+#[cfg(feature = "aws")]
+pub fn execution_arn(state_machine_arn: &str, trip_id: &str) -> String {
+    format!(
+        "{}:{trip_id}",
+        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
+/// An SDK error with its service error's code and message, not just "service error".
+#[cfg(feature = "aws")]
+pub fn sdk_error<E, R>(e: aws_sdk_sfn::error::SdkError<E, R>) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    use aws_sdk_sfn::error::DisplayErrorContext;
+    anyhow::anyhow!("{}", DisplayErrorContext(e))
+}
+
+#[cfg(all(test, feature = "aws"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_arn_is_named_after_the_trip() {
+        assert_eq!(
+            execution_arn(
+                "arn:aws:states:us-east-1:123456789012:stateMachine:trip-saga",
+                "T-1"
+            ),
+            "arn:aws:states:us-east-1:123456789012:execution:trip-saga:T-1"
+        );
+    }
+}
