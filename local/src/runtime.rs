@@ -692,7 +692,7 @@ impl Runtime {
                 && l.delivered_at.is_none()
             {
                 l.delivered_at = Some(now);
-                self.store.mark_delivered(&env.id, now);
+                self.store.mark_delivered(l.seq, now);
             }
         }
 

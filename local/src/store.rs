@@ -58,12 +58,13 @@ enum Op {
     },
     Log(LogRow),
     Delivered {
-        event_id: String,
+        seq: i64,
         at: i64,
     },
 }
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2: `event_log.event_id` is no longer unique (a replayed event keeps its id).
+const SCHEMA_VERSION: i64 = 2;
 
 /// Buffered, group-committed writes over an optional SQLite file (`None`: in-memory mode).
 pub struct Store {
@@ -102,7 +103,7 @@ impl Store {
                  PRIMARY KEY (ns, key)) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS event_log (
                  seq INTEGER PRIMARY KEY,
-                 event_id TEXT NOT NULL UNIQUE,
+                 event_id TEXT NOT NULL,
                  trip_id TEXT,
                  source TEXT NOT NULL,
                  detail_type TEXT NOT NULL,
@@ -124,6 +125,23 @@ impl Store {
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
                     [SCHEMA_VERSION],
+                )
+                .map_err(wrap)?;
+            }
+            Some(1) => {
+                // Version 1 kept event ids unique; rebuild the log without that constraint.
+                conn.execute_batch(
+                    "BEGIN;
+                     CREATE TABLE event_log_v2 (
+                         seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, trip_id TEXT,
+                         source TEXT NOT NULL, detail_type TEXT NOT NULL, put_at INTEGER NOT NULL,
+                         delivered_at INTEGER, rules TEXT NOT NULL, envelope TEXT NOT NULL);
+                     INSERT INTO event_log_v2 SELECT * FROM event_log;
+                     DROP TABLE event_log;
+                     ALTER TABLE event_log_v2 RENAME TO event_log;
+                     CREATE INDEX IF NOT EXISTS event_log_trip ON event_log (trip_id, seq);
+                     UPDATE meta SET value = 2 WHERE key = 'schema';
+                     COMMIT;",
                 )
                 .map_err(wrap)?;
             }
@@ -194,12 +212,10 @@ impl Store {
         }
     }
 
-    pub fn mark_delivered(&mut self, event_id: &str, at: i64) {
+    /// Records when the event logged as `seq` first reached a target.
+    pub fn mark_delivered(&mut self, seq: i64, at: i64) {
         if self.conn.is_some() {
-            self.pending.push(Op::Delivered {
-                event_id: event_id.to_owned(),
-                at,
-            });
+            self.pending.push(Op::Delivered { seq, at });
         }
     }
 
@@ -231,13 +247,13 @@ impl Store {
                 )?;
                 let mut del = tx.prepare_cached("DELETE FROM kv WHERE ns = ?1 AND key = ?2")?;
                 let mut log = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO event_log
+                    "INSERT INTO event_log
                      (seq, event_id, trip_id, source, detail_type, put_at, delivered_at, rules, envelope)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?;
                 let mut delivered = tx.prepare_cached(
                     "UPDATE event_log SET delivered_at = ?2
-                     WHERE event_id = ?1 AND delivered_at IS NULL",
+                     WHERE seq = ?1 AND delivered_at IS NULL",
                 )?;
                 for op in &ops {
                     match op {
@@ -260,8 +276,8 @@ impl Store {
                                 r.envelope
                             ])?;
                         }
-                        Op::Delivered { event_id, at } => {
-                            delivered.execute(params![event_id, at])?;
+                        Op::Delivered { seq, at } => {
+                            delivered.execute(params![seq, at])?;
                         }
                     }
                 }
@@ -398,7 +414,7 @@ mod tests {
         assert!(s.load("bookings").unwrap().is_empty());
         s.commit().unwrap();
         s.delete("bookings", "t2");
-        s.mark_delivered("e1", 2000);
+        s.mark_delivered(1, 2000);
         s.commit().unwrap();
         drop(s);
 
