@@ -203,11 +203,17 @@ async fn put_events_aws_answers_like_the_aws_cli() {
     assert_eq!(answer["FailedEntryCount"], 0, "{answer}");
     let entries = answer["Entries"].as_array().expect("Entries");
     assert_eq!(entries.len(), 1);
-    assert!(entries[0]["EventId"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(
+        entries[0]["EventId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
     let logged = d.server().log_messages(d.log_group()).expect("log group");
     let trip = trip_of(&sample("book-trip.json"));
     assert!(
-        logged.iter().any(|m| m.contains(&trip) && m.contains("TripBookingRequested")),
+        logged
+            .iter()
+            .any(|m| m.contains(&trip) && m.contains("TripBookingRequested")),
         "{logged:?}"
     );
 }
@@ -285,7 +291,12 @@ async fn book_aws_follows_each_saga_to_its_outcome() {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }
     assert!(stdout.contains(&trip));
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn book_aws_reports_a_compensated_trip() {
+    // Given the deployed stack with its handlers running
+    let mut d = Deployed::start().await;
     // When a trip whose car step fails is booked
     let out = d
         .run_with_handlers(&[
@@ -374,7 +385,11 @@ async fn status_aws_shows_an_execution_started_directly() {
     assert_eq!(v["execution"]["status"], "RUNNING");
     assert_eq!(v["execution"]["name"], trip.as_str());
     let history = v["history"].as_array().expect("history");
-    assert!(history.iter().any(|h| h["type"] == "TaskSucceeded" && h["state"] == "BookHotel"));
+    assert!(
+        history
+            .iter()
+            .any(|h| h["type"] == "TaskSucceeded" && h["state"] == "BookHotel")
+    );
     assert!(
         history
             .iter()
@@ -385,8 +400,14 @@ async fn status_aws_shows_an_execution_started_directly() {
     let out = d.run(&["status", "--aws", &trip, "--mermaid"]);
     let (stdout, _) = text(&out);
     assert!(stdout.starts_with("sequenceDiagram"), "{stdout}");
-    assert!(stdout.contains("Workflow->>Hotel: HotelBookingRequested"), "{stdout}");
-    assert!(stdout.contains("Hotel-->>Workflow: task succeeded"), "{stdout}");
+    assert!(
+        stdout.contains("Workflow->>Hotel: HotelBookingRequested"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Hotel-->>Workflow: task succeeded"),
+        "{stdout}"
+    );
 
     // And a trip with no execution is an error that says why there may be none
     let out = d.run(&["status", "--aws", "trip-never-put"]);
@@ -440,15 +461,100 @@ async fn watch_aws_reads_the_catch_all_log_group() {
     if code(&out) == 0 {
         assert!(stdout.contains(&trip), "{stdout}");
         assert!(stdout.contains("TripBookingRequested"), "{stdout}");
-        assert!(stdout.contains("trip.client"), "{stdout}");
     } else {
         assert_eq!(code(&out), 1, "{stdout}\n{stderr}");
         assert!(
-            stderr.contains("FilterLogEvents") && stderr.to_lowercase().contains("timestamp"),
+            stderr.contains("FilterLogEvents") && stderr.contains("invalid number"),
             "not moto's known float-timestamp gap:\n{stderr}"
         );
-        eprintln!("moto gap (FilterLogEvents timestamps are floats): {stderr}");
+        eprintln!("moto gap: FilterLogEvents timestamps are floats, the SDK refuses them");
     }
+
+    // Work-around for that gap, in the test only: the same envelopes EventBridge delivered,
+    // written with PutLogEvents (whole-millisecond timestamps, which moto returns as such) into
+    // a second group, plus another trip's event, and watched there.
+    let group = "/aws/events/watch-test";
+    let logs = &d.clients().logs;
+    logs.create_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_stream()
+        .log_group_name(group)
+        .log_stream_name("s")
+        .send()
+        .await
+        .unwrap();
+    let mut messages = d.server().log_messages(d.log_group()).unwrap();
+    let other = messages[0].replace(&trip, "trip-other-0001");
+    messages.push(other);
+    messages.push("not an envelope".to_owned());
+    let now = chrono::Utc::now().timestamp_millis();
+    let events: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(now - 1_000 + i as i64)
+                .message(m)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    logs.put_log_events()
+        .log_group_name(group)
+        .log_stream_name("s")
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .unwrap();
+
+    // When every trip is watched: grouped by trip, like the local watch
+    let out = d.run(&["watch", "--aws", "--log-group", group]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 0, "{stdout}\n{stderr}");
+    let first = stdout.find(&trip).expect("the trip's group");
+    let second = stdout
+        .find("trip-other-0001")
+        .expect("the other trip's group");
+    assert!(first < second, "{stdout}");
+    assert_eq!(
+        stdout.matches("TripBookingRequested").count(),
+        2,
+        "{stdout}"
+    );
+    assert!(stdout.contains("trip.client"), "{stdout}");
+
+    // When one trip is followed until idle (moto ignores the filter pattern: the CLI filters too)
+    let out = d.run(&[
+        "watch",
+        "--aws",
+        "--log-group",
+        group,
+        "--trip",
+        &trip,
+        "--follow",
+        "--idle-exit",
+        "2",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 0, "{stdout}\n{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.contains(&trip) && !stdout.contains("trip-other-0001"),
+        "{stdout}"
+    );
+
+    // And --json prints the envelopes, one per line
+    let out = d.run(&["watch", "--aws", "--log-group", group, "--json"]);
+    let (stdout, _) = text(&out);
+    let envelopes: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an envelope per line"))
+        .collect();
+    assert_eq!(envelopes.len(), 2);
+    assert_eq!(envelopes[0]["detail-type"], "TripBookingRequested");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -487,7 +593,12 @@ async fn replay_aws_replays_the_archive_to_the_chosen_rules() {
     assert_eq!(code(&out), 0, "{stdout}\n{stderr}");
     let v: Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(v["State"], "COMPLETED", "{v}");
-    assert!(v["ReplayName"].as_str().unwrap().starts_with("trip-replay-"));
+    assert!(
+        v["ReplayName"]
+            .as_str()
+            .unwrap()
+            .starts_with("trip-replay-")
+    );
     assert_eq!(
         v["Destination"]["FilterArns"],
         json!([d.outputs["CatchAllLogRuleArn"]])
@@ -511,12 +622,21 @@ async fn replay_aws_replays_the_archive_to_the_chosen_rules() {
     let (stdout, stderr) = text(&out);
     assert_eq!(code(&out), 0, "{stdout}\n{stderr}");
     let v: Value = serde_json::from_str(&stdout).expect("JSON");
-    let arn = v["Destination"]["FilterArns"][0].as_str().unwrap_or_default();
+    let arn = v["Destination"]["FilterArns"][0]
+        .as_str()
+        .unwrap_or_default();
     assert!(arn.ends_with("/hotel-commands"), "{v}");
 
     // And an unknown rule is an error, no replay started
     let out = d.run(&[
-        "replay", "--aws", "--from", "2020-01-01T00:00:00Z", "--to", &to, "--rule", "nope",
+        "replay",
+        "--aws",
+        "--from",
+        "2020-01-01T00:00:00Z",
+        "--to",
+        &to,
+        "--rule",
+        "nope",
     ]);
     let (_, stderr) = text(&out);
     assert_eq!(code(&out), 1);
@@ -549,9 +669,16 @@ fn aws_verbs_name_what_is_missing_from_the_outputs() {
     );
     let out = run(&["--aws", "--outputs", "missing.json", "watch"]);
     let (_, stderr) = text(&out);
-    assert!(stderr.contains("missing.json") && stderr.contains("--log-group"), "{stderr}");
+    assert!(
+        stderr.contains("missing.json") && stderr.contains("--log-group"),
+        "{stderr}"
+    );
     // And verbs without an AWS form say so
     let out = run(&["resume", "--aws"]);
     assert_eq!(code(&out), 1);
-    assert!(text(&out).1.contains("--aws works with"), "{}", text(&out).1);
+    assert!(
+        text(&out).1.contains("--aws works with"),
+        "{}",
+        text(&out).1
+    );
 }

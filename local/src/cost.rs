@@ -383,8 +383,7 @@ pub fn usage_of(rt: &Runtime) -> SagaUsage {
         }
         for h in rt.execution_history(&trip) {
             u.history_events += 1;
-            u.history_bytes +=
-                h.to_aws_json().to_string().len() as u64 + LOG_EVENT_OVERHEAD_BYTES;
+            u.history_bytes += h.to_aws_json().to_string().len() as u64 + LOG_EVENT_OVERHEAD_BYTES;
         }
     }
     u
@@ -776,11 +775,17 @@ pub fn measure_demo(
         )?;
         u.trips += 1;
         u.transitions += run.transitions;
-        let events = run.history["events"].as_array().cloned().unwrap_or_default();
+        let events = run.history["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let scheduled = |e: &Value| e["type"] == "TaskScheduled";
         u.invocations += events.iter().filter(|e| scheduled(e)).count() as u64;
         // Bookings that succeeded wrote one item; cancels that succeeded deleted one.
-        let succeeded = events.iter().filter(|e| e["type"] == "TaskSucceeded").count() as u64;
+        let succeeded = events
+            .iter()
+            .filter(|e| e["type"] == "TaskSucceeded")
+            .count() as u64;
         u.wru += succeeded;
         let failed_cancels = responses
             .0

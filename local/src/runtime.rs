@@ -892,8 +892,11 @@ impl Runtime {
             }
             for (arn, events) in batch.history {
                 if let Some(first) = events.first() {
-                    self.store
-                        .put(NS_HISTORY, history_key(&arn, first.id), encode_history(&events));
+                    self.store.put(
+                        NS_HISTORY,
+                        history_key(&arn, first.id),
+                        encode_history(&events),
+                    );
                 }
             }
         }

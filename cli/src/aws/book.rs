@@ -358,10 +358,9 @@ pub async fn book(ctx: &Ctx, aws: &Aws, args: BookArgs) -> anyhow::Result<u8> {
                         if env.detail_type != "TripBookingRejected" {
                             continue;
                         }
-                        let Some(f) = followed
-                            .iter_mut()
-                            .find(|f| Some(f.trip.as_str()) == env.trip_id() && f.outcome.is_none())
-                        else {
+                        let Some(f) = followed.iter_mut().find(|f| {
+                            Some(f.trip.as_str()) == env.trip_id() && f.outcome.is_none()
+                        }) else {
                             continue;
                         };
                         if live {
@@ -400,7 +399,11 @@ pub async fn book(ctx: &Ctx, aws: &Aws, args: BookArgs) -> anyhow::Result<u8> {
         pb.finish_and_clear();
     }
 
-    let mut code = if refused > 0 { exit::REJECTED } else { exit::OK };
+    let mut code = if refused > 0 {
+        exit::REJECTED
+    } else {
+        exit::OK
+    };
     if out.json {
         let trips: Vec<Value> = followed
             .iter()
@@ -452,7 +455,10 @@ mod tests {
             entry(None, "A"),
         ];
         assert_eq!(retarget(&mut e, "mine"), 1);
-        assert!(e.iter().all(|e| e.event_bus_name.as_deref() == Some("mine")));
+        assert!(
+            e.iter()
+                .all(|e| e.event_bus_name.as_deref() == Some("mine"))
+        );
         assert_eq!(trip_ids(e.iter()), ["A", "B"]);
     }
 

@@ -214,10 +214,10 @@ fn short(cause: &str) -> String {
 
 /// The trip's outcome from the execution's status and the event its last putEvents task sent.
 pub fn outcome(status: &str, steps: &[Step]) -> Option<TripOutcome> {
-    let final_event = steps.iter().rev().find_map(|s| {
+    // The TripBooked / TripBookingFailed the workflow put last, as an envelope.
+    let final_outcome = steps.iter().rev().find_map(|s| {
         let dt = s.detail_type.as_deref()?;
-        let parsed: DetailType = dt.parse().ok()?;
-        parsed.is_outcome().then(|| EventEnvelope {
+        outcome_of(&EventEnvelope {
             version: "0".into(),
             id: String::new(),
             detail_type: dt.to_owned(),
@@ -232,7 +232,7 @@ pub fn outcome(status: &str, steps: &[Step]) -> Option<TripOutcome> {
     match status {
         "SUCCEEDED" => Some(TripOutcome::Booked),
         "RUNNING" | "PENDING_REDRIVE" => None,
-        _ => match final_event.as_ref().and_then(outcome_of) {
+        _ => match final_outcome {
             Some(o @ TripOutcome::Failed { .. }) => Some(o),
             _ => {
                 let last = steps.iter().rev().find(|s| s.error.is_some());
@@ -273,7 +273,11 @@ pub fn step_json(s: &Step) -> Value {
 }
 
 fn participant(detail_type: &str) -> &'static str {
-    match detail_type.parse::<DetailType>().ok().and_then(|d| d.service()) {
+    match detail_type
+        .parse::<DetailType>()
+        .ok()
+        .and_then(|d| d.service())
+    {
         Some(Service::Hotel) => "Hotel",
         Some(Service::Flight) => "Flight",
         Some(Service::Car) => "Car",
@@ -291,7 +295,9 @@ pub fn mermaid(trip: &str, steps: &[Step]) -> String {
     let mut waiting_on: Option<&'static str> = None;
     for st in steps {
         match st.kind.as_str() {
-            "ExecutionStarted" => s.push_str(&format!("    Bridge->>Workflow: StartExecution {trip}\n")),
+            "ExecutionStarted" => {
+                s.push_str(&format!("    Bridge->>Workflow: StartExecution {trip}\n"))
+            }
             "TaskStateEntered" => {
                 if let Some(n) = &st.state {
                     s.push_str(&format!("    Note over Workflow: {n}\n"));
@@ -441,7 +447,10 @@ mod tests {
     fn mermaid_draws_commands_and_answers() {
         let m = mermaid("T", &failed_saga());
         assert!(m.contains("Workflow->>Hotel: HotelBookingRequested"), "{m}");
-        assert!(m.contains("Hotel-->>Workflow: task failed (HotelBookingFailed)"), "{m}");
+        assert!(
+            m.contains("Hotel-->>Workflow: task failed (HotelBookingFailed)"),
+            "{m}"
+        );
         assert!(m.contains("Workflow-->>Client: TripBookingFailed"), "{m}");
         assert!(!m.contains("Client-->>Workflow"), "{m}");
     }

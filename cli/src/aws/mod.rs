@@ -10,11 +10,11 @@ mod book;
 #[cfg(feature = "aws")]
 mod history;
 #[cfg(feature = "aws")]
+mod outputs;
+#[cfg(feature = "aws")]
 mod replay;
 #[cfg(feature = "aws")]
 mod status;
-#[cfg(feature = "aws")]
-mod outputs;
 #[cfg(feature = "aws")]
 mod watch;
 
@@ -127,15 +127,24 @@ pub fn execution_arn(state_machine_arn: &str, trip_id: &str) -> String {
     )
 }
 
-/// An SDK error with its service error's code and message, not just "service error".
+/// An SDK error as one line: the service's error code and message, or what went wrong on
+/// the way (no connection, a response that does not parse, ...).
 #[cfg(feature = "aws")]
 pub fn sdk_error<E, R>(e: aws_sdk_sfn::error::SdkError<E, R>) -> anyhow::Error
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     use aws_sdk_sfn::error::DisplayErrorContext;
-    anyhow::anyhow!("{}", DisplayErrorContext(e))
+    match e.as_service_error() {
+        Some(s) if s.code().is_some() => anyhow::anyhow!(
+            "{}: {}",
+            s.code().unwrap_or_default(),
+            s.message().unwrap_or("(no message)")
+        ),
+        // A response the SDK cannot read, no connection, ...: the whole chain says why.
+        _ => anyhow::anyhow!("{}", DisplayErrorContext(e)),
+    }
 }
 
 #[cfg(all(test, feature = "aws"))]
@@ -150,6 +159,32 @@ mod tests {
                 "T-1"
             ),
             "arn:aws:states:us-east-1:123456789012:execution:trip-saga:T-1"
+        );
+    }
+}
+
+#[cfg(all(test, not(feature = "aws")))]
+mod without_the_feature {
+    use super::*;
+    use crate::output::Output;
+
+    #[test]
+    fn aws_says_how_to_rebuild() {
+        let ctx = Ctx {
+            store: None,
+            store_given: false,
+            out: Output {
+                color: false,
+                json: false,
+            },
+        };
+        let args = <crate::Cli as clap::Parser>::parse_from(["trip", "status", "--aws", "T"]);
+        assert!(args.aws.aws);
+        let err = run(&ctx, &args.aws, args.command).unwrap_err().to_string();
+        assert!(err.contains("cargo run --features aws"), "{err}");
+        assert!(
+            err.contains("cargo install --path cli --features aws"),
+            "{err}"
         );
     }
 }

@@ -228,6 +228,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = Deployed::load(&args(&dir.path().join("none.json"))).unwrap();
         let err = d.log_group().unwrap_err().to_string();
-        assert!(err.contains("--outputs") && err.contains("--log-group"), "{err}");
+        assert!(
+            err.contains("--outputs") && err.contains("--log-group"),
+            "{err}"
+        );
     }
 }

@@ -14,7 +14,9 @@ use crate::{Ctx, exit};
 
 fn time_arg(flag: &str, value: Option<&str>) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     let Some(v) = value else {
-        bail!("replay --aws needs --from and --to (RFC 3339 event times, e.g. 2031-06-09T00:00:00Z)");
+        bail!(
+            "replay --aws needs --from and --to (RFC 3339 event times, e.g. 2031-06-09T00:00:00Z)"
+        );
     };
     Ok(chrono::DateTime::parse_from_rfc3339(v)
         .with_context(|| format!("{flag} {v:?} is not an RFC 3339 time"))?
@@ -44,7 +46,9 @@ async fn rule_arn(aws: &Aws, bus: &str, name: &str) -> anyhow::Result<String> {
                 return Ok(arn.to_owned());
             }
         }
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
         Err(e) => return Err(sdk_error(e)).with_context(|| format!("DescribeRule {name}")),
     }
     let id = format!("{}Rule", pascal(name));
@@ -74,8 +78,15 @@ async fn rule_arn(aws: &Aws, bus: &str, name: &str) -> anyhow::Result<String> {
     }
     match found.as_slice() {
         [one] => Ok(one.clone()),
-        [] => bail!("no rule {name:?} on the bus {bus} (nor a {}RuleArn output)", pascal(name)),
-        many => bail!("{name:?} names {} rules on {bus}: {}", many.len(), many.join(", ")),
+        [] => bail!(
+            "no rule {name:?} on the bus {bus} (nor a {}RuleArn output)",
+            pascal(name)
+        ),
+        many => bail!(
+            "{name:?} names {} rules on {bus}: {}",
+            many.len(),
+            many.join(", ")
+        ),
     }
 }
 
@@ -116,7 +127,11 @@ pub async fn replay(ctx: &Ctx, aws: &Aws, args: ReplayArgs) -> anyhow::Result<u8
     for name in &args.rules {
         filter_arns.push(rule_arn(aws, &bus, name).await?);
     }
-    let name = format!("trip-replay-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"));
+    // Milliseconds too: two replays started within a second need two names.
+    let name = format!(
+        "trip-replay-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ")
+    );
     let destination = ReplayDestination::builder()
         .arn(&destination_arn)
         .set_filter_arns((!filter_arns.is_empty()).then(|| filter_arns.clone()))
@@ -166,7 +181,9 @@ pub async fn replay(ctx: &Ctx, aws: &Aws, args: ReplayArgs) -> anyhow::Result<u8
                 .map_err(sdk_error)
                 .context("DescribeReplay")?;
             let s = d.state().cloned();
-            state = s.as_ref().map_or("UNKNOWN".into(), |s| s.as_str().to_owned());
+            state = s
+                .as_ref()
+                .map_or("UNKNOWN".into(), |s| s.as_str().to_owned());
             reason = d.state_reason().map(str::to_owned);
             if !out.json && state != last {
                 println!("  {state}");
@@ -191,9 +208,7 @@ pub async fn replay(ctx: &Ctx, aws: &Aws, args: ReplayArgs) -> anyhow::Result<u8
             "Destination": {"Arn": destination_arn, "FilterArns": filter_arns},
         }));
     } else if args.no_wait {
-        println!(
-            "  {state}: follow it with `aws events describe-replay --replay-name {name}`"
-        );
+        println!("  {state}: follow it with `aws events describe-replay --replay-name {name}`");
     }
     match state.as_str() {
         "FAILED" | "CANCELLED" => {

@@ -68,11 +68,7 @@ pub async fn status(ctx: &Ctx, aws: &Aws, args: StatusArgs) -> anyhow::Result<u8
         Some(TripOutcome::Rejected { .. }) => out.bad("REJECTED"),
         None => out.warn("IN PROGRESS"),
     };
-    println!(
-        "{} {}  {label}",
-        out.bold("trip"),
-        out.trip(&args.trip_id)
-    );
+    println!("{} {}  {label}", out.bold("trip"), out.trip(&args.trip_id));
     println!(
         "execution {}  {status}  ({} history events)  started {}{}",
         d.name().unwrap_or(&args.trip_id),
@@ -112,10 +108,7 @@ pub async fn status(ctx: &Ctx, aws: &Aws, args: StatusArgs) -> anyhow::Result<u8
             );
         }
     } else {
-        println!(
-            "\n{} history events (--history to list them)",
-            steps.len()
-        );
+        println!("\n{} history events (--history to list them)", steps.len());
     }
     Ok(exit::OK)
 }

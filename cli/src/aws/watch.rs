@@ -30,7 +30,8 @@ impl LogTail {
             group,
             from_ms: since_ms,
             // CloudWatch's JSON filter: the server sends only this trip's events.
-            filter_pattern: trip.map(|t| format!("{{ $.detail.tripId = \"{}\" }}", t.replace('"', ""))),
+            filter_pattern: trip
+                .map(|t| format!("{{ $.detail.tripId = \"{}\" }}", t.replace('"', ""))),
             seen: HashMap::new(),
         }
     }
@@ -54,9 +55,10 @@ impl LogTail {
                 .with_context(|| format!("FilterLogEvents {}", self.group))?;
             for e in page.events() {
                 let ts = e.timestamp().unwrap_or(self.from_ms);
-                let id = e.event_id().map(str::to_owned).unwrap_or_else(|| {
-                    format!("{ts}/{}", e.message().unwrap_or_default())
-                });
+                let id = e
+                    .event_id()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{ts}/{}", e.message().unwrap_or_default()));
                 if self.seen.insert(id, ts).is_some() {
                     continue;
                 }
@@ -87,7 +89,11 @@ pub fn since_ms(since: &str, now_ms: i64) -> anyhow::Result<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(since) {
         return Ok(t.timestamp_millis());
     }
-    let (n, unit) = since.split_at(since.find(|c: char| !c.is_ascii_digit()).unwrap_or(since.len()));
+    let (n, unit) = since.split_at(
+        since
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(since.len()),
+    );
     let n: i64 = n
         .parse()
         .with_context(|| format!("--since {since:?}: give 30s, 10m, 2h, 1d or an RFC 3339 time"))?;
@@ -115,13 +121,21 @@ pub async fn watch(ctx: &Ctx, aws: &Aws, args: WatchArgs) -> anyhow::Result<u8> 
     let out = ctx.out;
     let group = aws.deployed.log_group()?;
     let now = chrono::Utc::now().timestamp_millis();
-    let mut tail = LogTail::new(group.clone(), since_ms(&args.since, now)?, args.trip.as_deref());
+    let mut tail = LogTail::new(
+        group.clone(),
+        since_ms(&args.since, now)?,
+        args.trip.as_deref(),
+    );
     let mut timeline = Timeline::default();
     let mut seq = 0;
     let mut events = Vec::new();
     for (ts, env) in tail.poll(aws).await? {
         // The server filters by trip; this also holds where the filter is not understood.
-        if args.trip.as_deref().is_some_and(|t| env.trip_id() != Some(t)) {
+        if args
+            .trip
+            .as_deref()
+            .is_some_and(|t| env.trip_id() != Some(t))
+        {
             continue;
         }
         seq += 1;
@@ -167,7 +181,11 @@ pub async fn watch(ctx: &Ctx, aws: &Aws, args: WatchArgs) -> anyhow::Result<u8> 
         let fresh = tail.poll(aws).await?;
         let mut any = false;
         for (ts, env) in fresh {
-            if args.trip.as_deref().is_some_and(|t| env.trip_id() != Some(t)) {
+            if args
+                .trip
+                .as_deref()
+                .is_some_and(|t| env.trip_id() != Some(t))
+            {
                 continue;
             }
             any = true;
