@@ -207,7 +207,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("trip-events-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("bad.json");
-        std::fs::write(&f, "[\n  {\"Source\": \"trip.client\", \"DetailType\": 3}\n]").unwrap();
+        std::fs::write(
+            &f,
+            "[\n  {\"Source\": \"trip.client\", \"DetailType\": 3}\n]",
+        )
+        .unwrap();
         let err = read_entries_file(&format!("file://{}", f.display())).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("bad.json:2:"), "{msg}");

@@ -341,7 +341,10 @@ pub enum DecodeError {
     },
 }
 
-fn decode<T: serde::de::DeserializeOwned>(dt: DetailType, detail: &Value) -> Result<T, DecodeError> {
+fn decode<T: serde::de::DeserializeOwned>(
+    dt: DetailType,
+    detail: &Value,
+) -> Result<T, DecodeError> {
     serde_path_to_error::deserialize(detail).map_err(|e| DecodeError::InvalidDetail {
         detail_type: dt,
         path: match e.path().to_string().as_str() {
@@ -367,7 +370,9 @@ impl TripEvent {
             _ => Ok(()),
         };
         Ok(match dt {
-            DetailType::TripBookingRequested => TripEvent::TripBookingRequested(decode(dt, detail)?),
+            DetailType::TripBookingRequested => {
+                TripEvent::TripBookingRequested(decode(dt, detail)?)
+            }
             DetailType::HotelBookingRequested => {
                 TripEvent::HotelBookingRequested(decode(dt, detail)?)
             }

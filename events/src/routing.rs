@@ -146,7 +146,11 @@ mod tests {
         let t = RoutingTable::load().unwrap();
         let consumers: Vec<_> = t.queues.iter().map(|q| q.consumer.as_str()).collect();
         assert_eq!(consumers, ["hotel", "flight", "car", "bridge"]);
-        assert!(t.rules.iter().any(|r| matches!(r.target, Target::Log { .. })));
+        assert!(
+            t.rules
+                .iter()
+                .any(|r| matches!(r.target, Target::Log { .. }))
+        );
     }
 
     #[test]
@@ -162,6 +166,9 @@ mod tests {
         let mut v: Value = serde_json::from_str(ROUTING_JSON).unwrap();
         v["rules"].as_array_mut().unwrap().remove(0);
         let err = RoutingTable::from_json(&v.to_string()).unwrap_err();
-        assert!(matches!(err, RoutingError::Unreachable(ref q) if q == "hotel"), "{err}");
+        assert!(
+            matches!(err, RoutingError::Unreachable(ref q) if q == "hotel"),
+            "{err}"
+        );
     }
 }

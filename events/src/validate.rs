@@ -186,7 +186,10 @@ fn check_text(path: &str, value: &str, max: usize, out: &mut Vec<Problem>) -> bo
     } else if value.chars().count() > max {
         out.push(problem(
             path,
-            &format!("is {} characters; at most {max} allowed", value.chars().count()),
+            &format!(
+                "is {} characters; at most {max} allowed",
+                value.chars().count()
+            ),
         ));
         false
     } else if value.chars().any(char::is_control) {
@@ -241,7 +244,12 @@ fn check_values(r: &TripBookingRequested, now: DateTime<Utc>, out: &mut Vec<Prob
         ));
     }
 
-    check_text("traveller.firstName", &r.traveller.first_name, MAX_NAME, out);
+    check_text(
+        "traveller.firstName",
+        &r.traveller.first_name,
+        MAX_NAME,
+        out,
+    );
     check_text("traveller.lastName", &r.traveller.last_name, MAX_NAME, out);
     if check_text("traveller.email", &r.traveller.email, MAX_EMAIL, out)
         && !EMAIL.is_match(&r.traveller.email)
@@ -324,10 +332,7 @@ fn check_values(r: &TripBookingRequested, now: DateTime<Utc>, out: &mut Vec<Prob
     {
         out.push(problem(
             "hotel.checkIn",
-            &format!(
-                "{ci} is before the flight departs on {}",
-                dep.date_naive()
-            ),
+            &format!("{ci} is before the flight departs on {}", dep.date_naive()),
         ));
     }
 
@@ -364,11 +369,7 @@ fn check_values(r: &TripBookingRequested, now: DateTime<Utc>, out: &mut Vec<Prob
     if !CAR_CLASSES.contains(&c.car_class.as_str()) {
         out.push(problem(
             "car.carClass",
-            &format!(
-                "{:?} is not one of {}",
-                c.car_class,
-                CAR_CLASSES.join(", ")
-            ),
+            &format!("{:?} is not one of {}", c.car_class, CAR_CLASSES.join(", ")),
         ));
     }
 
@@ -422,7 +423,10 @@ mod tests {
     fn a_valid_request_decodes() {
         let r = validate_trip_request(&valid(), now()).unwrap();
         assert_eq!(r.trip_id, "trip-1");
-        assert_eq!(r.flight.return_departure.as_deref(), Some("2031-06-14T11:00:00Z"));
+        assert_eq!(
+            r.flight.return_departure.as_deref(),
+            Some("2031-06-14T11:00:00Z")
+        );
     }
 
     #[test]
@@ -446,7 +450,10 @@ mod tests {
             "flight.to",
             "car.carClass",
         ] {
-            assert!(p.contains(&expected), "{expected} missing from {problems:?}");
+            assert!(
+                p.contains(&expected),
+                "{expected} missing from {problems:?}"
+            );
         }
     }
 

@@ -22,7 +22,10 @@ fn validator(dt: DetailType) -> jsonschema::Validator {
 fn assert_valid(dt: DetailType, detail: &Value) {
     let v = validator(dt);
     let errors: Vec<String> = v.iter_errors(detail).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{dt} detail fails its schema: {errors:?}\n{detail:#}");
+    assert!(
+        errors.is_empty(),
+        "{dt} detail fails its schema: {errors:?}\n{detail:#}"
+    );
 }
 
 #[test]
@@ -39,7 +42,12 @@ fn checked_in_schemas_match_the_types() {
         }
     }
     let on_disk = std::fs::read_dir(&dir).unwrap().count();
-    assert_eq!(on_disk, DetailType::ALL.len(), "stray or missing files in {}", dir.display());
+    assert_eq!(
+        on_disk,
+        DetailType::ALL.len(),
+        "stray or missing files in {}",
+        dir.display()
+    );
     assert!(
         stale.is_empty(),
         "stale schemas {stale:?}: run `UPDATE_SCHEMAS=1 cargo test -p trip-events --test contract` and commit them"
@@ -69,7 +77,11 @@ const SAMPLES: &[&str] = &[
 #[test]
 fn every_sample_round_trips_through_the_types_and_its_schema() {
     let in_dir = std::fs::read_dir(root().join("samples")).unwrap().count();
-    assert_eq!(in_dir, SAMPLES.len(), "a sample is not covered by this test");
+    assert_eq!(
+        in_dir,
+        SAMPLES.len(),
+        "a sample is not covered by this test"
+    );
     for name in SAMPLES {
         for entry in sample(name) {
             assert_eq!(entry.source, source::CLIENT, "{name}");
@@ -112,7 +124,10 @@ fn valid_samples_pass_validation_and_the_invalid_one_fails_for_every_reason() {
         "car.pickUpAt",
         "car.carClass",
     ] {
-        assert!(paths.contains(&expected), "{expected} not reported: {problems:#?}");
+        assert!(
+            paths.contains(&expected),
+            "{expected} not reported: {problems:#?}"
+        );
     }
     // the invalid sample still matches the schema's shape where it is only a value problem?
     // No: it must FAIL the schema too, so a client validating against it learns the same.
@@ -126,10 +141,8 @@ fn meta() -> Metadata {
 
 /// One example of every detail-type, built from the types.
 fn examples() -> Vec<TripEvent> {
-    let req: TripBookingRequested = serde_json::from_str(
-        &sample("book-trip.json")[0].detail,
-    )
-    .unwrap();
+    let req: TripBookingRequested =
+        serde_json::from_str(&sample("book-trip.json")[0].detail).unwrap();
     let mut events = vec![
         TripEvent::TripBookingRequested(req.clone()),
         TripEvent::HotelBookingRequested(HotelBookingRequested {
@@ -229,8 +242,7 @@ fn every_detail_type_round_trips_and_matches_its_schema() {
         assert_eq!(back, event, "{dt}");
         assert_valid(dt, &event.detail());
         let envelope =
-            EventEnvelope::from_entry(&entry, "id-1", now(), "123456789012", "us-east-1")
-                .unwrap();
+            EventEnvelope::from_entry(&entry, "id-1", now(), "123456789012", "us-east-1").unwrap();
         let wire = serde_json::to_value(&envelope).unwrap();
         assert_eq!(wire["detail-type"], dt.as_str());
         assert_eq!(wire["time"], "2030-01-01T00:00:00Z");

@@ -960,7 +960,9 @@ impl Engine {
                 batch.executions.push(ex.record.clone());
                 if !ex.unflushed.is_empty() {
                     // Moved, not cloned: histories are the bulk of what a flush writes.
-                    batch.history.push((arn.clone(), std::mem::take(&mut ex.unflushed)));
+                    batch
+                        .history
+                        .push((arn.clone(), std::mem::take(&mut ex.unflushed)));
                 }
             }
         }

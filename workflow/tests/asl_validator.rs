@@ -23,7 +23,9 @@ fn trip_saga_passes_asl_validator() {
             .args(["--yes", "asl-validator@4.0.0", "--json-path", path])
             .output()
     }
-    .expect("asl-validator (npm ci --prefix infra) or npx must be available when TRIP_ASL_VALIDATOR=1");
+    .expect(
+        "asl-validator (npm ci --prefix infra) or npx must be available when TRIP_ASL_VALIDATOR=1",
+    );
     // Then it is valid
     assert!(
         out.status.success(),
