@@ -24,11 +24,13 @@ fi
 step "rust tests"
 export TRIP_ASL_VALIDATOR=1
 if command -v cargo-nextest >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  # --all-features: the `trip --aws` verbs' tests (against moto) are behind the CLI's `aws`
+  # feature, which the local mode does not need.
+  cargo nextest run --workspace --all-features --no-fail-fast
   # nextest does not run doctests
-  cargo test --workspace --doc
+  cargo test --workspace --all-features --doc
 else
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace --all-features --no-fail-fast
 fi
 
 if [ -f infra/package.json ]; then

@@ -424,6 +424,24 @@ mod tests {
         assert_ne!(IdGen::new(8, 0).next_id(), ids[0]);
     }
 
+    /// Found by the hostile corpus: an answer larger than an EventBridge entry used to be
+    /// dropped after its record was acknowledged. As on AWS, the record must fail instead.
+    #[test]
+    fn an_event_too_large_for_the_bus_fails_the_publish() {
+        let publisher = OutboxPublisher::default();
+        let event = TripEvent::BookingFailed(trip_events::BookingFailed {
+            trip_id: "t".into(),
+            service: Service::Hotel,
+            kind: trip_events::FailureKind::Business,
+            reason: "UNKNOWN_HOTEL".into(),
+            message: "x".repeat(trip_events::MAX_ENTRY_BYTES),
+            metadata: trip_events::Metadata::new("c"),
+        });
+        let err = futures::executor::block_on(publisher.publish(&[event])).unwrap_err();
+        assert!(matches!(err, Error::EntryTooLarge { .. }), "{err}");
+        assert!(lock(&publisher.events).is_empty());
+    }
+
     #[test]
     fn sequential_ids_sort_in_the_order_they_were_made() {
         let g = IdGen::new(7, 65_530);

@@ -170,7 +170,6 @@ fn soak() {
 /// `EventBridge.InternalException` while asking for a booking compensates the trip instead of
 /// retrying forward. Both are in workflow/trip-saga.asl.json; ignored until fixed there.
 #[test]
-#[ignore = "known bug in workflow/trip-saga.asl.json: notify states give up during a bus outage"]
 fn known_bug_every_trip_hears_its_outcome_through_a_bus_outage() {
     let mut rates = FaultRates::NONE;
     rates.workflow_publish_error = 0.5;

@@ -165,10 +165,21 @@ pub async fn handle_service_event<S: BookingStore, P: EventPublisher>(
         let Some(metadata) = event.metadata().cloned() else {
             return Err(Error::malformed("the command has no metadata"));
         };
-        if metadata.task_token.as_deref().is_none_or(str::is_empty) {
-            return Err(Error::malformed(
-                "the command has no task token to answer with",
-            ));
+        match metadata.task_token.as_deref() {
+            None | Some("") => {
+                return Err(Error::malformed(
+                    "the command has no task token to answer with",
+                ));
+            }
+            // Step Functions never issues such a token, and the bridge drops answers that carry
+            // one: booking on it would hold inventory that no saga can ever release.
+            Some(t) if t.len() > MAX_TOKEN_BYTES => {
+                return Err(Error::malformed(format!(
+                    "the command's task token is {} bytes; Step Functions tokens are at most {MAX_TOKEN_BYTES}",
+                    t.len()
+                )));
+            }
+            Some(_) => {}
         }
         let (trip_id, plan) = match &event {
             TripEvent::HotelBookingRequested(r) => (r.trip_id.clone(), plan_hotel(&r.hotel)),

@@ -236,7 +236,12 @@ pub fn plan_hotel(stay: &HotelStay) -> Result<HoldPlan, Refusal> {
         .ok_or_else(|| {
             Refusal::new(
                 reason::UNKNOWN_HOTEL,
-                format!("there is no hotel {:?}", stay.hotel_id),
+                // The id comes from the request: keep the refusal (and the event carrying it)
+                // small whatever its size.
+                format!(
+                    "there is no hotel {:?}",
+                    crate::handlers::truncate_chars(&stay.hotel_id, 64)
+                ),
             )
         })?;
     if stay.guests == 0 {
