@@ -35,8 +35,13 @@ pub struct Message {
 /// A change the queue made, for the store to persist.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueueChange {
+    /// A new message (never stored before).
+    Insert(Message),
     Upsert(Message),
-    Remove { queue: String, message_id: String },
+    Remove {
+        queue: String,
+        message_id: String,
+    },
 }
 
 /// A queue and its dead-letter queue.
@@ -111,7 +116,7 @@ impl Queue {
             last_error: None,
             dead_lettered_at: None,
         };
-        self.changes.push(QueueChange::Upsert(m.clone()));
+        self.changes.push(QueueChange::Insert(m.clone()));
         let at = m.visible_at;
         self.messages.insert(message_id.clone(), m);
         self.schedule(at, message_id);
@@ -155,8 +160,11 @@ impl Queue {
             m.receive_count += 1;
             m.first_received_at.get_or_insert(now);
             m.visible_at = now + i64::from(self.spec.visibility_timeout_seconds) * 1000;
+            // The lease itself is not persisted: after a crash an in-flight message comes back
+            // at once rather than when its visibility timeout would have run out (SQS allows
+            // either: delivery is at least once). A failure, which carries the receive count
+            // toward the dead-letter queue, is persisted by `fail`.
             let (at, copy) = (m.visible_at, m.clone());
-            self.changes.push(QueueChange::Upsert(copy.clone()));
             self.schedule(at, id);
             out.push(copy);
         }
@@ -330,7 +338,7 @@ mod tests {
         let mut state: HashMap<String, Message> = HashMap::new();
         for c in q.take_changes() {
             match c {
-                QueueChange::Upsert(m) => {
+                QueueChange::Insert(m) | QueueChange::Upsert(m) => {
                     state.insert(m.message_id.clone(), m);
                 }
                 QueueChange::Remove { message_id, .. } => {

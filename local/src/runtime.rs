@@ -901,20 +901,42 @@ impl Runtime {
             }
         }
         for q in self.queues.values_mut() {
+            // Coalesce the step's changes per message: only the last state is written, and a
+            // message sent and consumed within the step is never written at all.
+            let mut last: HashMap<String, (bool, Option<Message>)> = HashMap::new();
+            let mut order = Vec::new();
             for change in q.take_changes() {
-                match change {
-                    QueueChange::Upsert(mut m) => {
-                        let key = format!("{}/{}", m.queue, m.message_id);
+                let (key, created, state) = match change {
+                    QueueChange::Insert(m) => {
+                        (format!("{}/{}", m.queue, m.message_id), true, Some(m))
+                    }
+                    QueueChange::Upsert(m) => {
+                        (format!("{}/{}", m.queue, m.message_id), false, Some(m))
+                    }
+                    QueueChange::Remove { queue, message_id } => {
+                        (format!("{queue}/{message_id}"), false, None)
+                    }
+                };
+                match last.get_mut(&key) {
+                    Some(entry) => entry.1 = state,
+                    None => {
+                        order.push(key.clone());
+                        last.insert(key, (created, state));
+                    }
+                }
+            }
+            for key in order {
+                match last.remove(&key) {
+                    Some((_, Some(mut m))) => {
                         if m.event_id.is_some() {
                             // The event log holds the body.
                             m.body.clear();
                         }
                         self.store.put(NS_MESSAGE, key, to_json(&m));
                     }
-                    QueueChange::Remove { queue, message_id } => {
-                        self.store
-                            .delete(NS_MESSAGE, format!("{queue}/{message_id}"));
-                    }
+                    // Born and gone within the step: nothing to write.
+                    Some((true, None)) | None => {}
+                    Some((false, None)) => self.store.delete(NS_MESSAGE, key),
                 }
             }
         }
