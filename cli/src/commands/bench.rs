@@ -23,6 +23,9 @@ pub struct BenchArgs {
     /// Runs to take the median of.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// Also measure the floor: only the writes a saga cannot do without, group-committed.
+    #[arg(long)]
+    pub floor: bool,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -60,6 +63,16 @@ pub fn bench(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<u8> {
         results.push(r);
     }
     let violations: usize = results.iter().map(|r| r.invariant_violations).sum();
+    let floor = if args.floor {
+        let mut v = Vec::new();
+        for run_no in 0..args.runs.max(1) {
+            let path = dir.path().join(format!("floor-{run_no}.db"));
+            v.push(trip_local::bench::store_floor(&path, args.trips, 5)?);
+        }
+        Some(median(v))
+    } else {
+        None
+    };
     let summary = json!({
         "store": if durable { "durable (SQLite file)" } else { "memory" },
         "trips": args.trips,
@@ -71,6 +84,7 @@ pub fn bench(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<u8> {
         "medianP50Ms": median(results.iter().map(|r| r.p50_ms).collect()),
         "medianP99Ms": median(results.iter().map(|r| r.p99_ms).collect()),
         "invariantViolations": violations,
+        "storeFloorSagasPerS": floor,
         "results": results,
     });
     if ctx.out.json {
@@ -85,6 +99,11 @@ pub fn bench(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<u8> {
             summary["store"].as_str().unwrap_or(""),
             std::thread::available_parallelism().map_or(0, |n| n.get()),
         );
+        if let Some(f) = floor {
+            println!(
+                "store floor (the minimal durable writes alone, 5 sagas a commit): {f:.0} sagas/s"
+            );
+        }
     }
     Ok(if violations > 0 {
         exit::INVARIANT
