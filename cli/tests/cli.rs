@@ -410,3 +410,45 @@ fn read_detail(path: &Path) -> String {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     v[0]["Detail"].as_str().unwrap().to_owned()
 }
+
+#[test]
+fn states_run_handles_parallel_map_choice_and_intrinsics() {
+    let t = Trip::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance");
+    let run = |case: &str, extra: &[&str]| -> Value {
+        let def = dir.join(case).join("definition.asl.json");
+        let input = format!("file://{}", dir.join(case).join("input.json").display());
+        let mut args = vec!["states", "run", def.to_str().unwrap(), "--input", &input];
+        args.extend_from_slice(extra);
+        t.json(&args)
+    };
+    let responses = dir.join("parallel-branches/responses.json");
+    let parallel = run(
+        "parallel-branches",
+        &[
+            "--responses",
+            responses.to_str().unwrap(),
+            "-s",
+            "TaskQueueUrl=http://queue",
+        ],
+    );
+    assert_eq!(parallel["status"], "SUCCEEDED", "{parallel}");
+    assert_eq!(parallel["output"]["both"]["right"]["answer"], 42);
+    assert_eq!(parallel["output"]["both"]["left"]["side"], "left");
+
+    let choice = run("choice-operators", &[]);
+    assert_eq!(choice["status"], "SUCCEEDED", "{choice}");
+    assert_eq!(choice["output"]["country"], "portugal");
+    assert_eq!(choice["output"]["amount"], "review");
+
+    let map = run("map-item-selector", &[]);
+    assert_eq!(map["status"], "SUCCEEDED", "{map}");
+    assert_eq!(map["output"]["plan"].as_array().map(Vec::len), Some(3));
+
+    let intrinsics = run("intrinsics", &[]);
+    assert_eq!(intrinsics["status"], "SUCCEEDED", "{intrinsics}");
+    assert_eq!(
+        intrinsics["output"]["all"]["greeting"],
+        "Hello Ada, trip trip-1 costs 120"
+    );
+}
