@@ -56,6 +56,30 @@ impl Timeline {
         )
     }
 
+    /// Events grouped by trip, in the order of each trip's first event.
+    pub fn grouped(&mut self, out: &Output, events: &[LoggedEvent]) -> String {
+        let mut order: Vec<String> = Vec::new();
+        let mut groups: HashMap<String, Vec<&LoggedEvent>> = HashMap::new();
+        for e in events {
+            let t = e.trip_id().unwrap_or("-").to_owned();
+            if !groups.contains_key(&t) {
+                order.push(t.clone());
+            }
+            groups.entry(t).or_default().push(e);
+        }
+        let mut text = String::new();
+        for t in order {
+            text.push_str(&out.bold(&out.trip(&t)));
+            text.push('\n');
+            for e in groups.get(&t).into_iter().flatten() {
+                text.push_str(&self.line(out, e));
+                text.push('\n');
+            }
+            text.push('\n');
+        }
+        text
+    }
+
     pub fn line_with_time(&mut self, out: &Output, e: &LoggedEvent) -> String {
         format!(
             "{} {}",

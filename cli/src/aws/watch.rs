@@ -1,7 +1,7 @@
 //! `trip watch --aws`: the catch-all log group (every `trip.*` event as its EventBridge
 //! envelope), through FilterLogEvents, printed like the local watch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -150,22 +150,7 @@ pub async fn watch(ctx: &Ctx, aws: &Aws, args: WatchArgs) -> anyhow::Result<u8> 
             println!("{}", timeline.line_with_time(&out, e));
         }
     } else {
-        let mut order = Vec::new();
-        let mut groups: BTreeMap<String, Vec<&LoggedEvent>> = BTreeMap::new();
-        for e in &events {
-            let t = e.trip_id().unwrap_or("-").to_owned();
-            if !groups.contains_key(&t) {
-                order.push(t.clone());
-            }
-            groups.entry(t).or_default().push(e);
-        }
-        for t in order {
-            println!("{}", out.bold(&out.trip(&t)));
-            for e in &groups[&t] {
-                println!("{}", timeline.line(&out, e));
-            }
-            println!();
-        }
+        print!("{}", timeline.grouped(&out, &events));
         if events.is_empty() {
             println!("no events in {group} since {}", args.since);
         }

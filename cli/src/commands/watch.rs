@@ -1,6 +1,5 @@
 //! `trip watch`: the event log, read from the store file while another `trip` writes it.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -71,23 +70,7 @@ pub fn watch(ctx: &Ctx, args: WatchArgs) -> anyhow::Result<u8> {
             println!("{}", timeline.line_with_time(&out, e));
         }
     } else {
-        // Grouped by trip, in order of each trip's first event.
-        let mut order = Vec::new();
-        let mut groups: BTreeMap<String, Vec<&LoggedEvent>> = BTreeMap::new();
-        for e in &events {
-            let t = e.trip_id().unwrap_or("-").to_owned();
-            if !groups.contains_key(&t) {
-                order.push(t.clone());
-            }
-            groups.entry(t).or_default().push(e);
-        }
-        for t in order {
-            println!("{}", out.bold(&out.trip(&t)));
-            for e in &groups[&t] {
-                println!("{}", timeline.line(&out, e));
-            }
-            println!();
-        }
+        print!("{}", timeline.grouped(&out, &events));
         if events.is_empty() {
             println!("no events yet");
         }
