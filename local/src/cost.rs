@@ -399,8 +399,9 @@ pub struct Assumptions {
     /// Memory of every function (infra/lib/trip-saga-stack.ts `FUNCTION_MEMORY_MB`).
     pub lambda_memory_mb: f64,
     pub arm64: bool,
-    /// Warm handler CPU per record, measured: `cargo bench -p trip-booking --bench handler`
-    /// (BENCHMARKS.md "## Lambdas"), rounded up.
+    /// Warm handler CPU per record: `cargo bench -p trip-booking --bench handler` measures
+    /// ~0.017 ms with JSON logs (BENCHMARKS.md "## Lambdas"); 0.1 ms leaves room for a slower
+    /// vCPU share at 256 MB. Billing rounds each invocation up to the millisecond anyway.
     pub service_cpu_ms_per_record: f64,
     pub bridge_cpu_ms_per_record: f64,
     /// AWS calls a booking record waits for (assumed p50, same region, warm connections): one
@@ -414,7 +415,8 @@ pub struct Assumptions {
     /// Share of invocations that start a new execution environment (assumed), each billed its
     /// init (provided.al2023 bills the init phase).
     pub cold_start_ratio: f64,
-    /// Init duration (measured locally: BENCHMARKS.md "## Lambdas"; on AWS add the platform's).
+    /// Init duration on AWS (assumed: ~7 ms measured locally, BENCHMARKS.md "## Lambdas",
+    /// plus the platform's share; published Rust hello-worlds report ~19 ms).
     pub init_ms: f64,
     /// Lambda JSON logs (estimated): platform start/report lines per invocation, and the
     /// handler's lines (record span, outcome, EMF metric) per record.
