@@ -14,7 +14,7 @@ import type { Construct, IConstruct } from 'constructs';
 import { binaryNameOf } from './cargo';
 import { type FunctionFactory, rustFunctionFactory } from './functions';
 import { grantEventBridgeWrite, LogGroupTarget } from './log-group-target';
-import { CARGO_MANIFEST, REPO_ROOT } from './paths';
+import { REPO_ROOT } from './paths';
 import type { EventPatternJson, QueueRoute, RoutingTable } from './routing';
 import type { Settings } from './settings';
 
@@ -299,7 +299,9 @@ export class TripSagaStack extends Stack {
 
     const fn = makeFunction(this, `${fnId}Function`, {
       binaryName: binaryNameOf(path.join(REPO_ROOT, 'services', route.consumer)),
-      manifestPath: CARGO_MANIFEST,
+      // The function's own manifest (a workspace member): `cargo lambda build --bin` at the
+      // workspace root only sees its default members.
+      manifestPath: path.join(REPO_ROOT, 'services', route.consumer, 'Cargo.toml'),
       architecture: settings.architecture,
       description: route.description,
       timeout: FUNCTION_TIMEOUT,
