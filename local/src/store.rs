@@ -96,7 +96,7 @@ impl Store {
              PRAGMA synchronous=NORMAL;
              PRAGMA busy_timeout=5000;
              PRAGMA cache_size=-65536;
-             PRAGMA wal_autocheckpoint=8192;
+             PRAGMA wal_autocheckpoint=1000;
              CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS kv (
                  ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
