@@ -14,6 +14,16 @@ pub struct Timeline {
     started: HashMap<String, i64>,
 }
 
+/// `REASON: message` from the `{"reason", "message"}` cause a service's failure carries.
+pub fn failure_reason(cause: Option<&str>) -> Option<String> {
+    let c: serde_json::Value = serde_json::from_str(cause?).ok()?;
+    Some(format!(
+        "{}: {}",
+        c.get("reason")?.as_str()?,
+        c.get("message")?.as_str()?
+    ))
+}
+
 /// The workflow step an event belongs to, if any.
 pub fn step_of(detail_type: &str) -> Option<&'static str> {
     let dt: DetailType = detail_type.parse().ok()?;

@@ -370,9 +370,16 @@ impl Runtime {
             }
         }
 
-        // Messages are stored without the body the event log already holds.
+        // Messages are stored without the body the event log already holds: rebuild the bodies
+        // of the messages still queued, not of the whole log.
+        let wanted: std::collections::HashSet<&str> = messages
+            .iter()
+            .filter(|m| m.body.is_empty())
+            .filter_map(|m| m.event_id.as_deref())
+            .collect();
         let bodies: HashMap<&str, String> = log
             .iter()
+            .filter(|l| wanted.contains(l.envelope.id.as_str()))
             .map(|l| {
                 let v = serde_json::to_value(&l.envelope).unwrap_or(Value::Null);
                 (l.envelope.id.as_str(), v.to_string())
@@ -388,7 +395,6 @@ impl Runtime {
                 q.restore(m);
             }
         }
-        drop(bodies);
         let bus = Bus::from_routing(&routing)?;
         for q in &routing.queues {
             if !matches!(q.consumer.as_str(), "hotel" | "flight" | "car" | "bridge") {

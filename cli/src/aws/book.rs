@@ -205,17 +205,8 @@ fn summary(out: &Output, f: &Followed) -> (String, u8) {
             cause,
             undone,
         }) => {
-            let why = cause
-                .as_deref()
-                .and_then(|c| serde_json::from_str::<Value>(c).ok())
-                .and_then(|c| {
-                    Some(format!(
-                        "{}: {}",
-                        c.get("reason")?.as_str()?,
-                        c.get("message")?.as_str()?
-                    ))
-                })
-                .unwrap_or_else(|| error.clone());
+            let why =
+                crate::timeline::failure_reason(cause.as_deref()).unwrap_or_else(|| error.clone());
             let label = match f.status.as_deref() {
                 Some("FAILED") | None => "FAILED, COMPENSATED".to_owned(),
                 Some(other) => format!("{other}, NOT COMPENSATED"),

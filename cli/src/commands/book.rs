@@ -107,16 +107,7 @@ fn summary_line(ctx: &Ctx, rt: &Runtime, trip: &str) -> (String, u8) {
             cause,
             undone,
         }) => {
-            let why = cause
-                .as_deref()
-                .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
-                .and_then(|c| {
-                    Some(format!(
-                        "{}: {}",
-                        c.get("reason")?.as_str()?,
-                        c.get("message")?.as_str()?
-                    ))
-                })
+            let why = crate::timeline::failure_reason(cause.as_deref())
                 .or(cause)
                 .unwrap_or(error);
             (
