@@ -297,6 +297,11 @@ impl trip_workflow::EventPublisher for EnginePublisher {
 pub struct SqliteExecStore {
     reader: rusqlite::Connection,
     pub outbox: Arc<Mutex<Vec<WriteBatch>>>,
+    /// Waits for the runtime store's pipelined commits before a read.
+    sync: Option<crate::store::SyncHandle>,
+    /// Every execution ARN the file holds or the engine has written: a StartExecution with a
+    /// new name (every new saga) needs no read to know it is new.
+    known: std::collections::HashSet<String>,
 }
 
 /// Store namespaces of the engine's records.
@@ -312,16 +317,43 @@ impl SqliteExecStore {
     pub fn open(
         path: &std::path::Path,
         outbox: Arc<Mutex<Vec<WriteBatch>>>,
+        sync: Option<crate::store::SyncHandle>,
     ) -> Result<Self, WorkflowError> {
         let reader = rusqlite::Connection::open_with_flags(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(store_err)?;
-        Ok(SqliteExecStore { reader, outbox })
+        let mut store = SqliteExecStore {
+            reader,
+            outbox,
+            sync,
+            known: std::collections::HashSet::new(),
+        };
+        store.wait_for_writes()?;
+        let known = {
+            let mut stmt = store
+                .reader
+                .prepare("SELECT key FROM kv WHERE ns = ?1")
+                .map_err(store_err)?;
+            let rows = stmt
+                .query_map([NS_EXECUTION], |r| r.get::<_, String>(0))
+                .map_err(store_err)?;
+            rows.collect::<Result<_, _>>().map_err(store_err)?
+        };
+        store.known = known;
+        Ok(store)
+    }
+
+    fn wait_for_writes(&self) -> Result<(), WorkflowError> {
+        match &self.sync {
+            Some(s) => s.sync().map_err(store_err),
+            None => Ok(()),
+        }
     }
 
     fn values(&self, ns: &str, from: &str, to: &str) -> Result<Vec<Vec<u8>>, WorkflowError> {
+        self.wait_for_writes()?;
         let mut stmt = self
             .reader
             .prepare_cached(
@@ -355,6 +387,10 @@ impl ExecutionStore for SqliteExecStore {
     }
 
     fn load_execution(&mut self, arn: &str) -> Result<Option<ExecutionRecord>, WorkflowError> {
+        if !self.known.contains(arn) {
+            return Ok(None);
+        }
+        self.wait_for_writes()?;
         let mut stmt = self
             .reader
             .prepare_cached("SELECT value FROM kv WHERE ns = ?1 AND key = ?2")
@@ -381,6 +417,11 @@ impl ExecutionStore for SqliteExecStore {
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), WorkflowError> {
+        for ex in &batch.executions {
+            if !self.known.contains(&ex.execution_arn) {
+                self.known.insert(ex.execution_arn.clone());
+            }
+        }
         lock(&self.outbox).push(batch);
         Ok(())
     }

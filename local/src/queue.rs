@@ -1,9 +1,12 @@
 //! Queues that behave like SQS under a Lambda event source: at-least-once delivery, a
 //! visibility timeout, a receive count, and a dead-letter queue after `maxReceiveCount`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use trip_events::EventEnvelope;
 use trip_events::routing::QueueSpec;
 
 /// One message, as the queue keeps it.
@@ -12,7 +15,7 @@ use trip_events::routing::QueueSpec;
 pub struct Message {
     pub message_id: String,
     pub queue: String,
-    /// The EventBridge envelope, JSON, as SQS carries it.
+    /// The EventBridge envelope, JSON, as SQS carries it. Empty while `event` holds it.
     pub body: String,
     pub sent_at: i64,
     /// Receivable again at this time (ms).
@@ -30,6 +33,23 @@ pub struct Message {
     /// keeps the message without its body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// The event itself, shared with the event log, for a message the bus sent in this
+    /// process: delivered as is, never rendered to JSON and parsed back. Not stored (the store
+    /// keeps `event_id`, and the event log the body).
+    #[serde(skip)]
+    pub event: Option<Arc<EventEnvelope>>,
+}
+
+impl Message {
+    /// The body as SQS would carry it.
+    pub fn body_text(&self) -> Cow<'_, str> {
+        match &self.event {
+            Some(e) if self.body.is_empty() => {
+                Cow::Owned(serde_json::to_string(&**e).unwrap_or_default())
+            }
+            _ => Cow::Borrowed(&self.body),
+        }
+    }
 }
 
 /// A change the queue made, for the store to persist.
@@ -92,20 +112,31 @@ impl Queue {
 
     /// Sends a message, visible at once (or after `delay_ms`).
     pub fn send(&mut self, message_id: String, body: String, now: i64, delay_ms: i64) {
-        self.send_event(message_id, None, body, now, delay_ms);
+        self.push(message_id, None, body, now, delay_ms);
     }
 
-    /// Sends a message carrying the logged event `event_id`.
+    /// Sends a message carrying a logged event.
     pub fn send_event(
         &mut self,
         message_id: String,
-        event_id: Option<String>,
+        event: Arc<EventEnvelope>,
+        now: i64,
+        delay_ms: i64,
+    ) {
+        self.push(message_id, Some(event), String::new(), now, delay_ms);
+    }
+
+    fn push(
+        &mut self,
+        message_id: String,
+        event: Option<Arc<EventEnvelope>>,
         body: String,
         now: i64,
         delay_ms: i64,
     ) {
         let m = Message {
-            event_id,
+            event_id: event.as_ref().map(|e| e.id.clone()),
+            event,
             message_id: message_id.clone(),
             queue: self.spec.name.clone(),
             body,

@@ -93,7 +93,8 @@ pub enum RuntimeError {
 #[serde(rename_all = "camelCase")]
 pub struct LoggedEvent {
     pub seq: i64,
-    pub envelope: EventEnvelope,
+    /// Shared with the queue messages that carry the event.
+    pub envelope: Arc<EventEnvelope>,
     /// When it was put on the bus (ms).
     pub put_at: i64,
     /// When a target first received it (ms).
@@ -110,7 +111,7 @@ impl LoggedEvent {
     /// One line of `trip export`: the envelope, as the CloudWatch catch-all log group holds it,
     /// plus a `delivery` block with the runtime's timestamps (ignored on replay).
     pub fn to_export_json(&self) -> Value {
-        let mut v = serde_json::to_value(&self.envelope).unwrap_or(Value::Null);
+        let mut v = serde_json::to_value(&*self.envelope).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut v {
             m.insert(
                 "delivery".into(),
@@ -234,6 +235,8 @@ pub struct Runtime {
     pub pollers: usize,
     /// Per queue: what SQS and Lambda would bill (see [`QueueUsage`]).
     queue_usage: BTreeMap<String, QueueUsage>,
+    /// The store's ticket for the last persist.
+    last_ticket: u64,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RuntimeError {
@@ -317,7 +320,11 @@ impl Runtime {
         // writes join the step's transaction, its reads see what was committed).
         let exec_batches = Arc::new(Mutex::new(Vec::new()));
         let exec_store: Box<dyn trip_workflow::ExecutionStore> = match &options.store {
-            Some(path) => Box::new(SqliteExecStore::open(path, exec_batches.clone())?),
+            Some(path) => Box::new(SqliteExecStore::open(
+                path,
+                exec_batches.clone(),
+                store.sync_handle(),
+            )?),
             None => Box::new(MemoryStore::new()),
         };
         let config = EngineConfig {
@@ -362,7 +369,7 @@ impl Runtime {
                     serde_json::from_str(&row.envelope).map_err(|e| corrupt("event log", e))?;
                 log.push(LoggedEvent {
                     seq: row.seq,
-                    envelope,
+                    envelope: Arc::new(envelope),
                     put_at: row.put_at,
                     delivered_at: row.delivered_at,
                     rules: row.rules,
@@ -370,26 +377,17 @@ impl Runtime {
             }
         }
 
-        // Messages are stored without the body the event log already holds: rebuild the bodies
-        // of the messages still queued, not of the whole log.
-        let wanted: std::collections::HashSet<&str> = messages
+        // Messages are stored without the body the event log already holds: they carry the
+        // logged event again.
+        let events: HashMap<&str, &Arc<EventEnvelope>> = log
             .iter()
-            .filter(|m| m.body.is_empty())
-            .filter_map(|m| m.event_id.as_deref())
-            .collect();
-        let bodies: HashMap<&str, String> = log
-            .iter()
-            .filter(|l| wanted.contains(l.envelope.id.as_str()))
-            .map(|l| {
-                let v = serde_json::to_value(&l.envelope).unwrap_or(Value::Null);
-                (l.envelope.id.as_str(), v.to_string())
-            })
+            .map(|l| (l.envelope.id.as_str(), &l.envelope))
             .collect();
         for mut m in messages {
             if m.body.is_empty()
-                && let Some(body) = m.event_id.as_deref().and_then(|id| bodies.get(id))
+                && let Some(event) = m.event_id.as_deref().and_then(|id| events.get(id))
             {
-                m.body = body.clone();
+                m.event = Some(Arc::clone(event));
             }
             if let Some(q) = queues.get_mut(&m.queue) {
                 q.restore(m);
@@ -423,6 +421,7 @@ impl Runtime {
             delivered: 0,
             pollers: 5,
             queue_usage: BTreeMap::new(),
+            last_ticket: 0,
         };
         for (i, event) in log.into_iter().enumerate() {
             rt.log_index.insert(event.envelope.id.clone(), i);
@@ -497,6 +496,25 @@ impl Runtime {
         &mut self,
         entries: &[PutEventsEntry],
     ) -> Result<PutEventsOutput, RuntimeError> {
+        let out = self.submit_events(entries)?;
+        self.sync()?;
+        Ok(out)
+    }
+
+    /// [`Runtime::put_events`] without waiting for the disk: the accepted entries are routed
+    /// and handed to the store's writer, and are durable once [`Runtime::durable_ticket`]
+    /// reaches [`Runtime::last_ticket`] (a crash before that loses them, as if never put).
+    /// For a client that pipelines its puts, like `trip bench`.
+    pub fn submit_events(
+        &mut self,
+        entries: &[PutEventsEntry],
+    ) -> Result<PutEventsOutput, RuntimeError> {
+        let out = self.accept_and_route(entries);
+        self.persist()?;
+        Ok(out)
+    }
+
+    fn accept_and_route(&mut self, entries: &[PutEventsEntry]) -> PutEventsOutput {
         let now = self.clock.now_ms();
         let mut out = PutEventsOutput::default();
         for entry in entries {
@@ -514,8 +532,7 @@ impl Runtime {
                 }
             }
         }
-        self.persist()?;
-        Ok(out)
+        out
     }
 
     /// Puts recorded events back on the bus as they were (same id, same detail), the way an
@@ -533,6 +550,7 @@ impl Runtime {
             n += 1;
         }
         self.persist()?;
+        self.sync()?;
         Ok(n)
     }
 
@@ -552,6 +570,7 @@ impl Runtime {
         q.send(id.clone(), body.into(), now, 0);
         self.queue_usage.entry(queue.to_owned()).or_default().sent += 1;
         self.persist()?;
+        self.sync()?;
         Ok(id)
     }
 
@@ -559,50 +578,56 @@ impl Runtime {
         self.route_filtered(envelope, now, &[]);
     }
 
-    fn route_filtered(&mut self, envelope: EventEnvelope, now: i64, only: &[String]) {
-        let value = serde_json::to_value(&envelope).unwrap_or(Value::Null);
+    fn route_filtered(&mut self, mut envelope: EventEnvelope, now: i64, only: &[String]) {
+        // Patterns match the envelope as JSON; the detail is moved in and back out rather
+        // than copied.
+        let detail = std::mem::take(&mut envelope.detail);
+        let mut value = serde_json::to_value(&envelope).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut value {
+            m.insert("detail".to_owned(), detail);
+        }
         let matched: Vec<(String, Target)> = self
             .bus
             .route(&value)
             .filter(|r| only.is_empty() || only.contains(&r.name))
             .map(|r| (r.name.clone(), r.target.clone()))
             .collect();
-        let body = value.to_string();
+        if let Some(d) = value.get_mut("detail") {
+            envelope.detail = d.take();
+        }
+        let envelope = Arc::new(envelope);
         for (_, target) in &matched {
             if let Target::Queue { name } = target
                 && let Some(q) = self.queues.get_mut(name)
             {
                 let delay = self.faults.as_ref().and_then(|f| f.delay_ms()).unwrap_or(0);
-                let event_id = Some(envelope.id.clone());
-                q.send_event(
-                    self.ids.next_id(),
-                    event_id.clone(),
-                    body.clone(),
-                    now,
-                    delay,
-                );
+                q.send_event(self.ids.next_id(), Arc::clone(&envelope), now, delay);
                 let usage = self.queue_usage.entry(name.clone()).or_default();
                 usage.sent += 1;
                 if self.faults.as_ref().is_some_and(|f| f.duplicate()) {
                     // At-least-once: the same event delivered twice, as two messages.
-                    q.send_event(self.ids.next_id(), event_id, body.clone(), now, delay + 1);
+                    q.send_event(self.ids.next_id(), Arc::clone(&envelope), now, delay + 1);
                     usage.sent += 1;
                 }
             }
         }
         let seq = self.log.last().map_or(1, |l| l.seq + 1);
         let rules: Vec<String> = matched.into_iter().map(|(n, _)| n).collect();
-        self.store.append_log(LogRow {
-            seq,
-            event_id: envelope.id.clone(),
-            trip_id: envelope.trip_id().map(str::to_owned),
-            source: envelope.source.clone(),
-            detail_type: envelope.detail_type.clone(),
-            put_at: now,
-            delivered_at: None,
-            rules: rules.clone(),
-            envelope: body,
-        });
+        let logged = Arc::clone(&envelope);
+        self.store.append_log_deferred(
+            LogRow {
+                seq,
+                event_id: envelope.id.clone(),
+                trip_id: envelope.trip_id().map(str::to_owned),
+                source: envelope.source.clone(),
+                detail_type: envelope.detail_type.clone(),
+                put_at: now,
+                delivered_at: None,
+                rules: rules.clone(),
+                envelope: String::new(),
+            },
+            Box::new(move || serde_json::to_vec(&*logged).unwrap_or_default()),
+        );
         // A replayed event keeps its id: the log indexes its latest appearance.
         self.log_index.insert(envelope.id.clone(), self.log.len());
         let event = LoggedEvent {
@@ -685,11 +710,15 @@ impl Runtime {
         };
         let runnable = &messages[..crash_after.unwrap_or(messages.len())];
 
-        let envelopes: Vec<Result<EventEnvelope, String>> = runnable
+        let envelopes: Vec<Result<Arc<EventEnvelope>, String>> = runnable
             .iter()
-            .map(|m| {
-                serde_json::from_str::<EventEnvelope>(&m.body)
-                    .map_err(|e| format!("malformed record: body is not an EventBridge event: {e}"))
+            .map(|m| match &m.event {
+                Some(event) => Ok(Arc::clone(event)),
+                None => serde_json::from_str::<EventEnvelope>(&m.body)
+                    .map(Arc::new)
+                    .map_err(|e| {
+                        format!("malformed record: body is not an EventBridge event: {e}")
+                    }),
             })
             .collect();
         for env in envelopes.iter().flatten() {
@@ -848,6 +877,8 @@ impl Runtime {
             }
         }
         stats.skipped_ms = self.clock.skipped_ms() - skipped_before;
+        // Whoever reads the outcome next may tell a user: it is on disk by then.
+        self.sync()?;
         Ok(stats)
     }
 
@@ -884,7 +915,29 @@ impl Runtime {
         Ok(())
     }
 
-    /// Writes every change since the last persist in one transaction.
+    /// Waits until every step so far is on disk (in memory mode: returns at once).
+    pub fn sync(&self) -> Result<(), RuntimeError> {
+        Ok(self.store.sync()?)
+    }
+
+    /// The commit ticket of the last step (or put) handed to the store.
+    pub fn last_ticket(&self) -> u64 {
+        self.last_ticket
+    }
+
+    /// The ticket of the last step on disk: a step is durable once this reaches its ticket.
+    /// In memory mode every step counts as durable at once.
+    pub fn durable_ticket(&self) -> u64 {
+        if self.store.is_durable() {
+            self.store.committed()
+        } else {
+            self.last_ticket
+        }
+    }
+
+    /// Hands every change since the last persist to the store, to be written in one
+    /// transaction (pipelined: see [`crate::store`]); JSON and compression run on the store's
+    /// writer thread.
     fn persist(&mut self) -> Result<(), RuntimeError> {
         lock(&self.engine).flush()?;
         let batches = std::mem::take(&mut *lock(&self.exec_batches));
@@ -893,15 +946,17 @@ impl Runtime {
                 self.store.put(NS_MACHINE, sm.arn.clone(), to_json(&sm));
             }
             for ex in batch.executions {
+                let key = ex.execution_arn.clone();
                 self.store
-                    .put(NS_EXECUTION, ex.execution_arn.clone(), to_json(&ex));
+                    .put_deferred(NS_EXECUTION, key, Box::new(move || to_json(&ex)));
             }
             for (arn, events) in batch.history {
                 if let Some(first) = events.first() {
-                    self.store.put(
+                    let key = history_key(&arn, first.id);
+                    self.store.put_deferred(
                         NS_HISTORY,
-                        history_key(&arn, first.id),
-                        encode_history(&events),
+                        key,
+                        Box::new(move || encode_history(&events)),
                     );
                 }
             }
@@ -938,7 +993,8 @@ impl Runtime {
                             // The event log holds the body.
                             m.body.clear();
                         }
-                        self.store.put(NS_MESSAGE, key, to_json(&m));
+                        self.store
+                            .put_deferred(NS_MESSAGE, key, Box::new(move || to_json(&m)));
                     }
                     // Born and gone within the step: nothing to write.
                     Some((true, None)) | None => {}
@@ -967,7 +1023,7 @@ impl Runtime {
                 .put(NS_META, "ids", to_json(&self.ids.position()));
             self.store.put(NS_META, "restarts", to_json(&self.restarts));
         }
-        self.store.commit()?;
+        self.last_ticket = self.store.commit()?;
         Ok(())
     }
 
@@ -1056,7 +1112,11 @@ impl Runtime {
     pub fn dead_letters(&self) -> Vec<Message> {
         self.queues
             .values()
-            .flat_map(|q| q.dead_letters().cloned())
+            .flat_map(|q| q.dead_letters())
+            .map(|m| Message {
+                body: m.body_text().into_owned(),
+                ..m.clone()
+            })
             .collect()
     }
 
@@ -1078,6 +1138,7 @@ impl Runtime {
             }
         }
         self.persist()?;
+        self.sync()?;
         Ok(n)
     }
 

@@ -6,10 +6,20 @@
 //!
 //! The runtime keeps its working state in memory and writes changes through this store. Writes
 //! are buffered and committed together once per runtime step (group commit): a step is the unit
-//! of durability, and a crash loses at most the step in flight, which at-least-once delivery
-//! then redoes.
+//! of durability, and a crash loses at most the steps not yet committed, which at-least-once
+//! delivery then redoes.
+//!
+//! Commits are pipelined: [`Store::commit`] hands the step's writes to a writer thread, which
+//! serializes the deferred values and runs the SQLite transaction while the runtime goes on
+//! with the next step. Steps reach the file in order, whole (when the writer falls behind it
+//! folds the steps waiting for it into one transaction), so the file always holds a prefix of
+//! the steps; [`Store::sync`] waits until every handed-over step is on disk, and every read
+//! through the store syncs first, so reads see every write made before them.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -44,23 +54,110 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// A pipelined commit failed: the steps not yet on disk when it failed are not in the
+    /// file, and nothing more is written.
+    #[error("store {path}: a commit failed; the steps not yet on disk are lost: {message}")]
+    Write { path: PathBuf, message: String },
+}
+
+/// A value serialized on the writer thread, off the runtime's loop.
+pub type Deferred = Box<dyn FnOnce() -> Vec<u8> + Send>;
+
+enum Value {
+    Ready(Vec<u8>),
+    Deferred(Deferred),
+}
+
+impl Value {
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Value::Ready(b) => b,
+            Value::Deferred(f) => f(),
+        }
+    }
 }
 
 enum Op {
     Put {
         ns: &'static str,
         key: String,
-        value: Vec<u8>,
+        value: Value,
     },
     Delete {
         ns: &'static str,
         key: String,
     },
     Log(LogRow),
+    /// A log row whose envelope JSON the writer renders.
+    LogDeferred(LogRow, Deferred),
     Delivered {
         seq: i64,
         at: i64,
     },
+}
+
+/// What the writer thread has done, shared with the store and with [`SyncHandle`]s.
+#[derive(Default)]
+struct Progress {
+    /// Tickets of the batches handed over, and of those committed.
+    sent: u64,
+    committed: u64,
+    /// SQLite transactions run (a transaction may carry several batches).
+    transactions: u64,
+    /// The first failure; once set, nothing more is written.
+    failed: Option<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    progress: Mutex<Progress>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Progress> {
+        self.progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until every batch handed over is committed (or the writer failed).
+    fn wait(&self, path: &Path) -> Result<(), StoreError> {
+        let mut p = self.lock();
+        while p.committed < p.sent && p.failed.is_none() {
+            p = self
+                .changed
+                .wait(p)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        match &p.failed {
+            Some(message) => Err(StoreError::Write {
+                path: path.to_owned(),
+                message: message.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Lets another reader of the file (the workflow engine's) wait for the pipelined commits.
+#[derive(Clone)]
+pub struct SyncHandle {
+    shared: Arc<Shared>,
+    path: PathBuf,
+}
+
+impl SyncHandle {
+    /// Waits until everything handed to the writer so far is in the file.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.shared.wait(&self.path)
+    }
+}
+
+struct Writer {
+    tx: Sender<(u64, Vec<Op>)>,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
 }
 
 /// 2: `event_log.event_id` is no longer unique (a replayed event keeps its id).
@@ -68,10 +165,11 @@ const SCHEMA_VERSION: i64 = 2;
 
 /// Buffered, group-committed writes over an optional SQLite file (`None`: in-memory mode).
 pub struct Store {
+    /// Reads (after a sync); the writer thread has its own connection.
     conn: Option<Connection>,
+    writer: Option<Writer>,
     path: PathBuf,
     pending: Vec<Op>,
-    commits: u64,
 }
 
 impl Store {
@@ -92,10 +190,11 @@ impl Store {
         // synchronous in WAL mode survives a process crash (every commit is in the WAL before
         // commit returns); only an OS crash or power loss can drop the last commits.
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL;
+            "PRAGMA page_size=16384;
+             PRAGMA journal_mode=WAL;
              PRAGMA synchronous=NORMAL;
              PRAGMA busy_timeout=5000;
-             PRAGMA cache_size=-65536;
+             PRAGMA cache_size=-8000;
              PRAGMA wal_autocheckpoint=1000;
              CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS kv (
@@ -114,6 +213,7 @@ impl Store {
              CREATE INDEX IF NOT EXISTS event_log_trip ON event_log (trip_id, seq);",
         )
         .map_err(wrap)?;
+
         let found: Option<i64> = conn
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
@@ -154,11 +254,32 @@ impl Store {
             }
             Some(_) => {}
         }
+        // Reads go through a second connection; the first becomes the writer's.
+        let reader = Connection::open(&path).map_err(wrap)?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(wrap)?;
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = channel();
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("trip-store-writer".into())
+                .spawn(move || write_loop(conn, rx, &shared))
+                .map_err(|e| StoreError::Write {
+                    path: path.clone(),
+                    message: format!("cannot start the writer thread: {e}"),
+                })?
+        };
         Ok(Store {
-            conn: Some(conn),
+            conn: Some(reader),
+            writer: Some(Writer {
+                tx,
+                thread: Some(thread),
+                shared,
+            }),
             path,
             pending: Vec::new(),
-            commits: 0,
         })
     }
 
@@ -166,9 +287,9 @@ impl Store {
     pub fn in_memory() -> Self {
         Store {
             conn: None,
+            writer: None,
             path: PathBuf::from(":memory:"),
             pending: Vec::new(),
-            commits: 0,
         }
     }
 
@@ -192,7 +313,18 @@ impl Store {
             self.pending.push(Op::Put {
                 ns,
                 key: key.into(),
-                value,
+                value: Value::Ready(value),
+            });
+        }
+    }
+
+    /// `put`, with the value serialized on the writer thread when it commits.
+    pub fn put_deferred(&mut self, ns: &'static str, key: impl Into<String>, value: Deferred) {
+        if self.conn.is_some() {
+            self.pending.push(Op::Put {
+                ns,
+                key: key.into(),
+                value: Value::Deferred(value),
             });
         }
     }
@@ -212,6 +344,13 @@ impl Store {
         }
     }
 
+    /// `append_log`, with the envelope JSON rendered on the writer thread.
+    pub fn append_log_deferred(&mut self, row: LogRow, envelope: Deferred) {
+        if self.conn.is_some() {
+            self.pending.push(Op::LogDeferred(row, envelope));
+        }
+    }
+
     /// Records when the event logged as `seq` first reached a target.
     pub fn mark_delivered(&mut self, seq: i64, at: i64) {
         if self.conn.is_some() {
@@ -224,69 +363,70 @@ impl Store {
         self.pending.len()
     }
 
-    /// Transactions committed so far.
+    /// SQLite transactions committed so far (the writer folds batches that queue up behind
+    /// each other into one).
     pub fn commits(&self) -> u64 {
-        self.commits
+        self.writer
+            .as_ref()
+            .map_or(0, |w| w.shared.lock().transactions)
     }
 
-    /// Commits every buffered write in one transaction.
-    pub fn commit(&mut self) -> Result<(), StoreError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let ops = std::mem::take(&mut self.pending);
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(());
+    /// Hands every buffered write to the writer thread, to be committed in one transaction
+    /// after the batches before it. Returns the batch's ticket ([`Store::committed`] reaches
+    /// it once the batch is on disk). Fails if an earlier commit failed.
+    pub fn commit(&mut self) -> Result<u64, StoreError> {
+        let Some(w) = &self.writer else {
+            self.pending.clear();
+            return Ok(0);
         };
-        let result = (|| -> rusqlite::Result<()> {
-            let tx = conn.transaction()?;
-            {
-                let mut put = tx.prepare_cached(
-                    "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
-                )?;
-                let mut del = tx.prepare_cached("DELETE FROM kv WHERE ns = ?1 AND key = ?2")?;
-                let mut log = tx.prepare_cached(
-                    "INSERT INTO event_log
-                     (seq, event_id, trip_id, source, detail_type, put_at, delivered_at, rules, envelope)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?;
-                let mut delivered = tx.prepare_cached(
-                    "UPDATE event_log SET delivered_at = ?2
-                     WHERE seq = ?1 AND delivered_at IS NULL",
-                )?;
-                for op in &ops {
-                    match op {
-                        Op::Put { ns, key, value } => {
-                            put.execute(params![ns, key, value])?;
-                        }
-                        Op::Delete { ns, key } => {
-                            del.execute(params![ns, key])?;
-                        }
-                        Op::Log(r) => {
-                            log.execute(params![
-                                r.seq,
-                                r.event_id,
-                                r.trip_id,
-                                r.source,
-                                r.detail_type,
-                                r.put_at,
-                                r.delivered_at,
-                                r.rules.join(","),
-                                r.envelope
-                            ])?;
-                        }
-                        Op::Delivered { seq, at } => {
-                            delivered.execute(params![seq, at])?;
-                        }
-                    }
-                }
+        let ticket = {
+            let mut p = w.shared.lock();
+            if let Some(message) = &p.failed {
+                return Err(StoreError::Write {
+                    path: self.path.clone(),
+                    message: message.clone(),
+                });
             }
-            tx.commit()
-        })();
-        result.map_err(|e| self.err(e))?;
-        self.commits += 1;
-        Ok(())
+            if self.pending.is_empty() {
+                return Ok(p.sent);
+            }
+            p.sent += 1;
+            p.sent
+        };
+        let ops = std::mem::take(&mut self.pending);
+        if w.tx.send((ticket, ops)).is_err() {
+            let mut p = w.shared.lock();
+            let message = "the writer thread is gone".to_owned();
+            p.failed.get_or_insert(message.clone());
+            return Err(StoreError::Write {
+                path: self.path.clone(),
+                message,
+            });
+        }
+        Ok(ticket)
+    }
+
+    /// The ticket of the last batch committed to the file (in memory mode: of the last batch).
+    pub fn committed(&self) -> u64 {
+        self.writer
+            .as_ref()
+            .map_or(0, |w| w.shared.lock().committed)
+    }
+
+    /// Waits until every batch handed to the writer is in the file.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        match &self.writer {
+            Some(w) => w.shared.wait(&self.path),
+            None => Ok(()),
+        }
+    }
+
+    /// For another reader of the file that must see every commit handed over before it reads.
+    pub fn sync_handle(&self) -> Option<SyncHandle> {
+        self.writer.as_ref().map(|w| SyncHandle {
+            shared: w.shared.clone(),
+            path: self.path.clone(),
+        })
     }
 
     /// Every value of a namespace, by key order.
@@ -294,6 +434,7 @@ impl Store {
         let Some(conn) = &self.conn else {
             return Ok(Vec::new());
         };
+        self.sync()?;
         let run = || -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
             let mut stmt = conn.prepare("SELECT key, value FROM kv WHERE ns = ?1 ORDER BY key")?;
             let rows = stmt.query_map([ns], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -312,8 +453,174 @@ impl Store {
         let Some(conn) = &self.conn else {
             return Ok(Vec::new());
         };
+        self.sync()?;
         read_log(conn, after_seq, trip_id, limit).map_err(|e| self.err(e))
     }
+}
+
+impl Drop for Store {
+    /// Finishes the commits handed over (a clean stop loses nothing) and stops the writer.
+    fn drop(&mut self) {
+        if let Some(mut w) = self.writer.take() {
+            drop(w.tx);
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+            if let Some(message) = &w.shared.lock().failed {
+                tracing::error!(path = %self.path.display(), message, "the store's last commits failed");
+            }
+        }
+    }
+}
+
+/// Most operations the writer folds into one transaction when batches queue up behind it.
+const MAX_OPS_PER_TRANSACTION: usize = 50_000;
+
+/// The writer thread: commits batches in ticket order until the store is dropped (and the
+/// channel closes); after a failure it writes nothing more.
+fn write_loop(mut conn: Connection, rx: Receiver<(u64, Vec<Op>)>, shared: &Shared) {
+    /// If the thread unwinds (a deferred value's serializer panicked), waiters are told
+    /// instead of waiting forever.
+    struct Stopped<'a>(&'a Shared);
+    impl Drop for Stopped<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0
+                    .lock()
+                    .failed
+                    .get_or_insert_with(|| "the writer thread stopped".to_owned());
+                self.0.changed.notify_all();
+            }
+        }
+    }
+    let _stopped = Stopped(shared);
+    while let Ok((mut last, mut ops)) = rx.recv() {
+        // Fold in whatever queued up meanwhile: one transaction, one WAL commit, for several
+        // steps.
+        while ops.len() < MAX_OPS_PER_TRANSACTION {
+            match rx.try_recv() {
+                Ok((ticket, more)) => {
+                    last = ticket;
+                    ops.extend(more);
+                }
+                Err(_) => break,
+            }
+        }
+        if shared.lock().failed.is_some() {
+            continue;
+        }
+        let result = write_ops(&mut conn, ops);
+        let mut p = shared.lock();
+        match result {
+            Ok(()) => {
+                p.committed = last;
+                p.transactions += 1;
+            }
+            Err(e) => {
+                p.failed = Some(e.to_string());
+            }
+        }
+        drop(p);
+        shared.changed.notify_all();
+    }
+}
+
+/// Drops what a later operation of the same transaction overwrites: of the writes to one key
+/// only the last is made (a message sent and consumed within the transaction costs one
+/// delete; a deferred value never written is never serialized), and a delivery mark for an
+/// event logged in the same transaction is written with the event.
+fn coalesce(mut ops: Vec<Op>) -> Vec<Op> {
+    let mut keep = vec![true; ops.len()];
+    let mut folds = Vec::new();
+    {
+        let mut last: std::collections::HashMap<(&str, &str), usize> =
+            std::collections::HashMap::with_capacity(ops.len());
+        let mut logged: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+        for (i, op) in ops.iter().enumerate() {
+            match op {
+                Op::Put { ns, key, .. } | Op::Delete { ns, key } => {
+                    if let Some(before) = last.insert((ns, key.as_str()), i) {
+                        keep[before] = false;
+                    }
+                }
+                Op::Log(r) | Op::LogDeferred(r, _) => {
+                    logged.insert(r.seq, i);
+                }
+                Op::Delivered { seq, at } => {
+                    if let Some(&row) = logged.get(seq) {
+                        folds.push((row, *at));
+                        keep[i] = false;
+                    }
+                }
+            }
+        }
+    }
+    for (row, at) in folds {
+        if let Op::Log(r) | Op::LogDeferred(r, _) = &mut ops[row] {
+            // The first delivery counts, as with `delivered_at IS NULL` in the update.
+            r.delivered_at.get_or_insert(at);
+        }
+    }
+    ops.into_iter()
+        .zip(keep)
+        .filter_map(|(op, keep)| keep.then_some(op))
+        .collect()
+}
+
+fn write_ops(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
+    let ops = coalesce(ops);
+    let tx = conn.transaction()?;
+    {
+        let mut put = tx.prepare_cached(
+            "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
+        )?;
+        let mut del = tx.prepare_cached("DELETE FROM kv WHERE ns = ?1 AND key = ?2")?;
+        let mut log = tx.prepare_cached(
+            "INSERT INTO event_log
+             (seq, event_id, trip_id, source, detail_type, put_at, delivered_at, rules, envelope)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        let mut delivered = tx.prepare_cached(
+            "UPDATE event_log SET delivered_at = ?2
+             WHERE seq = ?1 AND delivered_at IS NULL",
+        )?;
+        for op in ops {
+            match op {
+                Op::Put { ns, key, value } => {
+                    put.execute(params![ns, key, value.into_bytes()])?;
+                }
+                Op::Delete { ns, key } => {
+                    del.execute(params![ns, key])?;
+                }
+                Op::Log(_) | Op::LogDeferred(..) => {
+                    let r = match op {
+                        Op::LogDeferred(mut r, render) => {
+                            r.envelope = String::from_utf8(render()).unwrap_or_default();
+                            r
+                        }
+                        Op::Log(r) => r,
+                        _ => continue,
+                    };
+                    log.execute(params![
+                        r.seq,
+                        r.event_id,
+                        r.trip_id,
+                        r.source,
+                        r.detail_type,
+                        r.put_at,
+                        r.delivered_at,
+                        r.rules.join(","),
+                        r.envelope
+                    ])?;
+                }
+                Op::Delivered { seq, at } => {
+                    delivered.execute(params![seq, at])?;
+                }
+            }
+        }
+    }
+    tx.commit()
 }
 
 fn read_log(
@@ -437,13 +744,122 @@ mod tests {
         let mut s = Store::open(&path).unwrap();
         s.append_log(row(1, "a"));
         s.commit().unwrap();
+        s.sync().unwrap();
         let reader = LogReader::open(&path).unwrap();
         assert_eq!(reader.read(0, None, 100).unwrap().len(), 1);
         s.append_log(row(2, "b"));
         s.commit().unwrap();
+        s.sync().unwrap();
         let after = reader.read(1, None, 100).unwrap();
         assert_eq!(after.iter().map(|r| r.seq).collect::<Vec<_>>(), [2]);
         assert!(reader.read(0, Some("zzz"), 100).unwrap().is_empty());
+    }
+
+    #[test]
+    fn commits_are_pipelined_in_order_and_a_sync_waits_for_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trip.db");
+        let mut s = Store::open(&path).unwrap();
+        let reader = LogReader::open(&path).unwrap();
+        let mut last = 0;
+        for seq in 1..=200 {
+            s.append_log(row(seq, "t"));
+            s.put("exec", "arn", seq.to_string().into_bytes());
+            let ticket = s.commit().unwrap();
+            assert!(ticket > last, "tickets grow: {ticket} after {last}");
+            last = ticket;
+            // Whatever another reader sees is a prefix of the commits, never a gap.
+            let seen = reader.read(0, None, 1000).unwrap();
+            assert!(
+                seen.iter().map(|r| r.seq).eq(1..=seen.len() as i64),
+                "a prefix of the log"
+            );
+        }
+        s.sync().unwrap();
+        assert_eq!(s.committed(), last);
+        assert_eq!(reader.read(0, None, 1000).unwrap().len(), 200);
+        // Reads through the store itself sync first.
+        s.put("exec", "arn", b"last".to_vec());
+        s.commit().unwrap();
+        assert_eq!(
+            s.load("exec").unwrap(),
+            vec![("arn".into(), b"last".to_vec())]
+        );
+        assert!(s.commits() >= 1 && s.commits() <= 201, "{}", s.commits());
+    }
+
+    #[test]
+    fn a_transaction_writes_only_the_last_value_of_a_key() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trip.db");
+        let mut s = Store::open(&path).unwrap();
+        let rendered = Arc::new(AtomicUsize::new(0));
+        for v in ["one", "two", "three"] {
+            let rendered = rendered.clone();
+            s.put_deferred(
+                "exec",
+                "arn",
+                Box::new(move || {
+                    rendered.fetch_add(1, Ordering::SeqCst);
+                    v.as_bytes().to_vec()
+                }),
+            );
+        }
+        // A message sent and consumed in one transaction: only the delete is made.
+        s.put("msg", "q/1", b"m".to_vec());
+        s.delete("msg", "q/1");
+        // An event delivered in the transaction that logs it is written delivered.
+        s.append_log(row(1, "t"));
+        s.mark_delivered(1, 5000);
+        s.mark_delivered(1, 6000);
+        s.commit().unwrap();
+        s.sync().unwrap();
+        assert_eq!(
+            rendered.load(Ordering::SeqCst),
+            1,
+            "overwritten values are never rendered"
+        );
+        assert_eq!(
+            s.load("exec").unwrap(),
+            vec![("arn".into(), b"three".to_vec())]
+        );
+        assert!(s.load("msg").unwrap().is_empty());
+        let log = s.read_log(0, None, 10).unwrap();
+        assert_eq!(log[0].delivered_at, Some(5000), "the first delivery counts");
+    }
+
+    #[test]
+    fn a_failed_commit_is_reported_and_nothing_after_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trip.db");
+        let mut s = Store::open(&path).unwrap();
+        s.append_log(row(1, "t"));
+        s.commit().unwrap();
+        s.sync().unwrap();
+        // The same sequence number twice breaks the log's primary key.
+        s.append_log(row(1, "t"));
+        s.commit().unwrap();
+        let err = s.sync().unwrap_err();
+        assert!(matches!(err, StoreError::Write { .. }), "{err}");
+        assert!(err.to_string().contains("UNIQUE"), "{err}");
+        s.put("exec", "after", b"x".to_vec());
+        assert!(s.commit().is_err(), "later commits are refused");
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.read_log(0, None, 10).unwrap().len(), 1);
+        assert!(s.load("exec").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_writer_that_dies_does_not_leave_a_sync_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trip.db");
+        let mut s = Store::open(&path).unwrap();
+        s.put_deferred("exec", "arn", Box::new(|| panic!("a serializer bug")));
+        s.commit().unwrap();
+        let err = s.sync().unwrap_err();
+        assert!(err.to_string().contains("writer"), "{err}");
     }
 
     #[test]

@@ -100,3 +100,52 @@ fn an_invalid_trip_is_rejected_with_every_reason() {
     }
     assert!(rt.describe_execution("trip-invalid-0001").is_none());
 }
+
+/// Commits are pipelined (the store's writer thread), but what the runtime promises is on disk
+/// when it says so: accepted events when `put_events` returns, a trip's outcome when
+/// `run_until_idle` returns, every step once `sync` returns; and a store reopened after a
+/// clean stop holds the whole trip.
+#[test]
+fn what_the_runtime_reports_done_is_already_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trip.db");
+    let open = || {
+        Runtime::open(RuntimeOptions {
+            store: Some(path.clone()),
+            clock: ClockChoice::Virtual { start_ms: START },
+            ..RuntimeOptions::default()
+        })
+        .unwrap()
+    };
+    let mut rt = open();
+    let reader = trip_local::store::LogReader::open(&path).unwrap();
+    rt.put_events(&sample("book-trip.json")).unwrap();
+    let logged = reader.read(0, None, 100).unwrap();
+    assert_eq!(logged.len(), 1, "the request is in the file");
+    assert_eq!(logged[0].detail_type, "TripBookingRequested");
+
+    rt.run_until_idle(None, |_| true).unwrap();
+    let logged = reader.read(0, None, 100).unwrap();
+    assert_eq!(logged.last().unwrap().detail_type, "TripBooked");
+    assert_eq!(logged.len(), rt.log().len());
+    assert_eq!(rt.durable_ticket(), rt.last_ticket());
+    assert!(
+        logged
+            .iter()
+            .take(logged.len() - 1)
+            .all(|r| r.delivered_at.is_some()),
+        "every event but the last was delivered, and the file says when"
+    );
+    drop(rt);
+
+    let rt = open();
+    assert_eq!(
+        rt.trip_outcome("trip-lisbon-0001"),
+        Some(TripOutcome::Booked)
+    );
+    assert_eq!(
+        detail_types(&rt, "trip-lisbon-0001").len(),
+        8,
+        "the whole trip came back"
+    );
+}

@@ -233,7 +233,7 @@ pub fn local_runtime(routing: Option<trip_events::routing::RoutingTable>) -> Run
 
 /// What the embedded runtime holds about a trip.
 pub fn local_result(rt: &Runtime, trip_id: &str) -> SagaResult {
-    let envelopes: Vec<EventEnvelope> = rt.log().iter().map(|l| l.envelope.clone()).collect();
+    let envelopes: Vec<EventEnvelope> = rt.log().iter().map(|l| (*l.envelope).clone()).collect();
     let bookings = Service::ALL
         .iter()
         .map(|s| (*s, rt.booking(*s, trip_id)))

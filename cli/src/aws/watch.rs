@@ -110,7 +110,7 @@ pub fn since_ms(since: &str, now_ms: i64) -> anyhow::Result<i64> {
 fn logged(seq: i64, ts: i64, envelope: EventEnvelope) -> LoggedEvent {
     LoggedEvent {
         seq,
-        envelope,
+        envelope: envelope.into(),
         put_at: ts,
         delivered_at: None,
         rules: Vec::new(),

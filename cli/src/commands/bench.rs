@@ -11,8 +11,10 @@ pub struct BenchArgs {
     /// Sagas per run.
     #[arg(long, default_value_t = 2000)]
     pub trips: usize,
-    /// Sagas in flight at once (closed loop).
-    #[arg(long, default_value_t = 64)]
+    /// Sagas in flight at once (closed loop). A saga is in flight until its outcome is on
+    /// disk, a commit after its last step: 128 keeps the runtime's loop and the store's
+    /// writer both busy.
+    #[arg(long, default_value_t = 128)]
     pub concurrency: usize,
     /// Start this many sagas per second instead (open loop; latency from the scheduled start).
     #[arg(long)]

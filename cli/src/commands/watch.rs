@@ -32,7 +32,7 @@ fn to_logged(row: LogRow) -> anyhow::Result<LoggedEvent> {
         .with_context(|| format!("event {} in the log is not an envelope", row.event_id))?;
     Ok(LoggedEvent {
         seq: row.seq,
-        envelope,
+        envelope: envelope.into(),
         put_at: row.put_at,
         delivered_at: row.delivered_at,
         rules: row.rules,
