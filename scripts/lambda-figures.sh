@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lambda figures for BENCHMARKS.md ("## Lambdas"): zip size per function, init time and warm
-# per-invocation time of the release bootstrap binaries.
+# per-invocation time of the bootstrap binaries (Cargo.toml's `lambda` profile).
 #
 # Init and warm times are measured against a tiny local Lambda Runtime API stub (below, in
 # Python): it starts the bootstrap as Lambda does (AWS_LAMBDA_RUNTIME_API and the usual env),
@@ -24,8 +24,8 @@ cold_runs=${COLD_RUNS:-11}
 warm=${WARM_INVOCATIONS:-101}
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-  echo "== cargo lambda build --release (x86_64), $(cargo lambda --version)"
-  cargo lambda build --release -p trip-hotel -p trip-flight -p trip-car -p trip-bridge \
+  echo "== cargo lambda build --profile lambda (x86_64), $(cargo lambda --version)"
+  cargo lambda build --profile lambda -p trip-hotel -p trip-flight -p trip-car -p trip-bridge \
     --output-format zip
   if rustup target list --installed | grep -q aarch64-unknown-linux-gnu; then
     echo "(aarch64-unknown-linux-gnu is installed: add --arm64 builds here)"

@@ -51,4 +51,6 @@ export const rustFunctionFactory: FunctionFactory = (scope, id, props) =>
     manifestPath: props.manifestPath,
     binaryName: props.binaryName,
     runtime: 'provided.al2023',
+    // Cargo.toml's `lambda` profile: release, optimized for size.
+    bundling: { profile: 'lambda' },
   });

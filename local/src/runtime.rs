@@ -4,9 +4,11 @@
 //! callbacks, due timers), then delivers one batch from each queue to its consumer — the real
 //! handlers of `trip-booking`, called the way Lambda's SQS event source calls them — and routes
 //! what they publish through the bus. At the end of a step every change (queues, bookings,
-//! executions and their histories, the event log) is committed in one transaction: group
-//! commit makes durability cheap, and a crash loses at most the step in flight, which
-//! at-least-once delivery redoes.
+//! executions and their histories, the event log) goes to the store as one batch, committed in
+//! one transaction by the store's writer thread while the loop runs the next step (group
+//! commit, pipelined: see [`crate::store`]). The file always holds a prefix of the steps; a
+//! crash loses the steps not yet on disk, which at-least-once delivery redoes. What the runtime
+//! reports done — `put_events` returning, `run_until_idle` returning — is on disk by then.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
