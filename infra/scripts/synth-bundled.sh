@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real `cdk synth`: builds the four Rust Lambdas with `cargo lambda build --release`
+# A real `cdk synth`: builds the four Rust Lambdas with `cargo lambda build --profile lambda`
 # (cargo-lambda-cdk), so it takes many minutes on 2 cores. Needs `cargo lambda` and zig on
 # PATH (`pip install cargo-lambda ziglang`); without them cargo-lambda-cdk falls back to
 # Docker. Defaults to x86_64 because the aarch64 Rust target may not be installable in CI;

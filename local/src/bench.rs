@@ -7,6 +7,10 @@
 //! Two load shapes: closed loop (`concurrency` sagas in flight, a new one put as one ends) for
 //! throughput, and open loop (`rate` sagas per second on a fixed schedule, latency measured from
 //! the scheduled time, so a slow runtime cannot hide its queueing) for latency at a given load.
+//!
+//! A saga is completed when its outcome is on disk (with the durable store, the commit holding
+//! its final event has landed), not merely decided in memory: that is when a client could be
+//! told.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
