@@ -271,10 +271,15 @@ impl Runtime {
             Some(r) => r,
             None => RoutingTable::load()?,
         };
-        let store = match &options.store {
+        let mut store = match &options.store {
             Some(path) => Store::open(path)?,
             None => Store::in_memory(),
         };
+        if faults.is_some() {
+            // Injected process crashes then lose the last step handed to the writer, as a real
+            // crash before its pipelined commit lands does.
+            store.hold_back_last_commit();
+        }
         let clock = Arc::new(match options.clock {
             ClockChoice::Wall { fast_forward } => RuntimeClock::wall(fast_forward),
             ClockChoice::Virtual { start_ms } => RuntimeClock::virtual_at(start_ms),
@@ -884,7 +889,8 @@ impl Runtime {
         Ok(stats)
     }
 
-    /// Simulates a process crash: everything not committed is lost, and the runtime is rebuilt
+    /// Simulates a process crash: everything not committed is lost (with fault injection on,
+    /// that includes the last step handed to the store's writer), and the runtime is rebuilt
     /// from the store. In memory mode there is nothing to rebuild from, so it is a no-op.
     pub fn crash_and_restart(&mut self) -> Result<(), RuntimeError> {
         let Some(path) = self.store.path().to_str().map(PathBuf::from) else {
@@ -909,7 +915,7 @@ impl Runtime {
         };
         // Close the old store before reopening (one writer at a time).
         let placeholder = Store::in_memory();
-        drop(std::mem::replace(&mut self.store, placeholder));
+        std::mem::replace(&mut self.store, placeholder).crash();
         // Keep counting faults across the restart, and keep the fault stream going (the
         // workflow's publisher too: it is wired in at open).
         let fresh = Runtime::open_with_faults(options, old_faults)?;

@@ -108,21 +108,58 @@ struct Progress {
     failed: Option<String>,
 }
 
-#[derive(Default)]
+type Batch = (u64, Vec<Op>);
+
 struct Shared {
     progress: Mutex<Progress>,
     changed: Condvar,
+    /// To the writer thread; `None` once the store is closed (the writer then finishes).
+    tx: Mutex<Option<Sender<Batch>>>,
+    /// With [`Store::hold_back_last_commit`]: the last batch, kept until the next one (or a
+    /// sync) so that a simulated crash can lose it.
+    held: Mutex<Option<Batch>>,
+}
+
+fn lock_ignoring_poison<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Progress> {
-        self.progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock_ignoring_poison(&self.progress)
+    }
+
+    /// Hands a batch to the writer thread.
+    fn send(&self, batch: Batch) -> Result<(), String> {
+        let sent = lock_ignoring_poison(&self.tx)
+            .as_ref()
+            .is_some_and(|tx| tx.send(batch).is_ok());
+        if sent {
+            return Ok(());
+        }
+        let message = "the writer thread is gone".to_owned();
+        self.lock().failed.get_or_insert(message.clone());
+        self.changed.notify_all();
+        Err(message)
+    }
+
+    /// Hands over the held-back batch, if any.
+    fn release_held(&self) -> Result<(), String> {
+        let held = lock_ignoring_poison(&self.held).take();
+        match held {
+            Some(batch) => self.send(batch),
+            None => Ok(()),
+        }
     }
 
     /// Waits until every batch handed over is committed (or the writer failed).
     fn wait(&self, path: &Path) -> Result<(), StoreError> {
+        if let Err(message) = self.release_held() {
+            return Err(StoreError::Write {
+                path: path.to_owned(),
+                message,
+            });
+        }
         let mut p = self.lock();
         while p.committed < p.sent && p.failed.is_none() {
             p = self
@@ -155,9 +192,10 @@ impl SyncHandle {
 }
 
 struct Writer {
-    tx: Sender<(u64, Vec<Op>)>,
     thread: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
+    /// Keep each batch until the next one is committed (see [`Store::hold_back_last_commit`]).
+    hold_back: bool,
 }
 
 /// 2: `event_log.event_id` is no longer unique (a replayed event keeps its id).
@@ -259,8 +297,13 @@ impl Store {
         reader
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(wrap)?;
-        let shared = Arc::new(Shared::default());
         let (tx, rx) = channel();
+        let shared = Arc::new(Shared {
+            progress: Mutex::default(),
+            changed: Condvar::new(),
+            tx: Mutex::new(Some(tx)),
+            held: Mutex::default(),
+        });
         let thread = {
             let shared = shared.clone();
             std::thread::Builder::new()
@@ -274,9 +317,9 @@ impl Store {
         Ok(Store {
             conn: Some(reader),
             writer: Some(Writer {
-                tx,
                 thread: Some(thread),
                 shared,
+                hold_back: false,
             }),
             path,
             pending: Vec::new(),
@@ -393,17 +436,39 @@ impl Store {
             p.sent += 1;
             p.sent
         };
-        let ops = std::mem::take(&mut self.pending);
-        if w.tx.send((ticket, ops)).is_err() {
-            let mut p = w.shared.lock();
-            let message = "the writer thread is gone".to_owned();
-            p.failed.get_or_insert(message.clone());
-            return Err(StoreError::Write {
-                path: self.path.clone(),
-                message,
-            });
+        let mut batch = (ticket, std::mem::take(&mut self.pending));
+        if w.hold_back {
+            // Commit the batch held so far, and hold this one in its place.
+            match lock_ignoring_poison(&w.shared.held).replace(batch) {
+                Some(earlier) => batch = earlier,
+                None => return Ok(ticket),
+            }
         }
+        w.shared.send(batch).map_err(|message| StoreError::Write {
+            path: self.path.clone(),
+            message,
+        })?;
         Ok(ticket)
+    }
+
+    /// For fault injection: from now on the store keeps each batch back until the next one is
+    /// committed (or a sync), so that [`Store::crash`] loses the last step handed over, as a
+    /// process that dies before its pipelined commit lands does. Syncs still wait for
+    /// everything.
+    pub fn hold_back_last_commit(&mut self) {
+        if let Some(w) = &mut self.writer {
+            w.hold_back = true;
+        }
+    }
+
+    /// Stops the store as a crash would: a batch not yet handed to the writer (see
+    /// [`Store::hold_back_last_commit`]) and the writes not yet committed are lost; what the
+    /// writer already holds is finished, as if the crash came just after.
+    pub fn crash(mut self) {
+        self.pending.clear();
+        if let Some(w) = &self.writer {
+            lock_ignoring_poison(&w.shared.held).take();
+        }
     }
 
     /// The ticket of the last batch committed to the file (in memory mode: of the last batch).
@@ -462,7 +527,8 @@ impl Drop for Store {
     /// Finishes the commits handed over (a clean stop loses nothing) and stops the writer.
     fn drop(&mut self) {
         if let Some(mut w) = self.writer.take() {
-            drop(w.tx);
+            let _ = w.shared.release_held();
+            lock_ignoring_poison(&w.shared.tx).take();
             if let Some(t) = w.thread.take() {
                 let _ = t.join();
             }
@@ -478,7 +544,7 @@ const MAX_OPS_PER_TRANSACTION: usize = 50_000;
 
 /// The writer thread: commits batches in ticket order until the store is dropped (and the
 /// channel closes); after a failure it writes nothing more.
-fn write_loop(mut conn: Connection, rx: Receiver<(u64, Vec<Op>)>, shared: &Shared) {
+fn write_loop(mut conn: Connection, rx: Receiver<Batch>, shared: &Shared) {
     /// If the thread unwinds (a deferred value's serializer panicked), waiters are told
     /// instead of waiting forever.
     struct Stopped<'a>(&'a Shared);
@@ -849,6 +915,40 @@ mod tests {
         let s = Store::open(&path).unwrap();
         assert_eq!(s.read_log(0, None, 10).unwrap().len(), 1);
         assert!(s.load("exec").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_crash_with_the_last_commit_held_back_loses_that_step_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trip.db");
+        let mut s = Store::open(&path).unwrap();
+        s.hold_back_last_commit();
+        s.append_log(row(1, "t"));
+        let first = s.commit().unwrap();
+        s.append_log(row(2, "t"));
+        s.commit().unwrap();
+        // The second step is held: a sync would hand it over, a crash loses it.
+        let reader = LogReader::open(&path).unwrap();
+        while s.committed() < first {
+            std::thread::yield_now();
+        }
+        assert_eq!(reader.read(0, None, 10).unwrap().len(), 1);
+        s.crash();
+        let mut s = Store::open(&path).unwrap();
+        let log = s.read_log(0, None, 10).unwrap();
+        assert_eq!(log.iter().map(|r| r.seq).collect::<Vec<_>>(), [1]);
+
+        // Held back, a sync still waits for everything.
+        s.hold_back_last_commit();
+        s.append_log(row(2, "t"));
+        s.commit().unwrap();
+        s.sync().unwrap();
+        assert_eq!(reader.read(0, None, 10).unwrap().len(), 2);
+        // And a clean stop loses nothing.
+        s.append_log(row(3, "t"));
+        s.commit().unwrap();
+        drop(s);
+        assert_eq!(reader.read(0, None, 10).unwrap().len(), 3);
     }
 
     #[test]
