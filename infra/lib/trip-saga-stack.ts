@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -89,6 +90,7 @@ export class TripSagaStack extends Stack {
   readonly rules: Record<string, events.Rule> = {};
   readonly ruleDeadLetterQueues: Record<string, sqs.Queue> = {};
   readonly eventsLogGroup: logs.LogGroup;
+  readonly stateMachineLogGroup: logs.LogGroup;
   readonly stateMachine: sfn.StateMachine;
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -129,12 +131,12 @@ export class TripSagaStack extends Stack {
     }
 
     // ---- State machine -----------------------------------------------------------------
-    const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogGroup', {
+    const stateMachineLogs = (this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogGroup', {
       // The /aws/vendedlogs/ prefix keeps the account's log resource policy small.
       logGroupName: `/aws/vendedlogs/states/${busName}`,
       retention: LOG_RETENTION,
       removalPolicy,
-    });
+    }));
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromFile(props.definitionFile),
@@ -203,7 +205,7 @@ export class TripSagaStack extends Stack {
 
     // ---- Observability -------------------------------------------------------------
     this.dashboard = this.buildDashboard(busName);
-    this.buildAlarms(settings);
+    this.buildAlarms(settings, businessFailStates(props.definitionFile));
 
     // ---- Outputs: what `trip --aws` and a person at a terminal need ------------------
     const out = (key: string, value: string, description: string) =>
@@ -423,7 +425,7 @@ export class TripSagaStack extends Stack {
     return dashboard;
   }
 
-  private buildAlarms(settings: Settings): void {
+  private buildAlarms(settings: Settings, businessFailStates: string[]): void {
     const dlqs: [string, sqs.Queue][] = [
       ...Object.values(this.consumers).map((c): [string, sqs.Queue] => [`${pascal(c.route.name)}Dlq`, c.deadLetterQueue]),
       ...Object.entries(this.ruleDeadLetterQueues).map(([n, q]): [string, sqs.Queue] => [`${pascal(n)}RuleDlq`, q]),
@@ -444,9 +446,44 @@ export class TripSagaStack extends Stack {
       );
     }
     const sm = this.stateMachine;
+    // A compensated trip fails its execution by design, in a Fail state of the definition
+    // (TripBookingFailed). Count those from the execution log: the entered state's name is
+    // logged whatever includeExecutionData says (the error and cause may not be). Failures
+    // other than those — a broken definition, a runtime error — page someone; compensations
+    // do not, and stay on the dashboard.
+    const period = Duration.minutes(5);
+    const failed = sm.metricFailed({ period, statistic: 'Sum' });
+    const usingMetrics: Record<string, cloudwatch.IMetric> = { failed };
+    let expression = 'FILL(failed, 0)';
+    if (businessFailStates.length > 0) {
+      const compensated = new logs.MetricFilter(this, 'CompensatedExecutionsFilter', {
+        logGroup: this.stateMachineLogGroup,
+        metricNamespace: METRICS_NAMESPACE,
+        metricName: 'CompensatedExecutions',
+        filterPattern: logs.FilterPattern.all(
+          logs.FilterPattern.stringValue('$.type', '=', 'FailStateEntered'),
+          logs.FilterPattern.any(
+            ...businessFailStates.map((name) => logs.FilterPattern.stringValue('$.details.name', '=', name)),
+          ),
+        ),
+        metricValue: '1',
+        defaultValue: 0,
+      });
+      usingMetrics.compensated = compensated.metric({ period, statistic: 'Sum' });
+      expression = 'FILL(failed, 0) - FILL(compensated, 0)';
+    }
+    const unexpectedFailures = new cloudwatch.MathExpression({
+      label: 'Executions failed other than by compensating',
+      expression,
+      usingMetrics,
+      period,
+    });
     this.alarms.push(
-      sm.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this, 'ExecutionsFailedAlarm', {
-        alarmDescription: 'A saga execution failed (compensated trip or broken workflow): read its history.',
+      unexpectedFailures.createAlarm(this, 'UnexpectedExecutionFailuresAlarm', {
+        alarmDescription:
+          'A saga execution failed other than by compensating a trip' +
+          (businessFailStates.length > 0 ? ` (those end in ${businessFailStates.join(', ')})` : '') +
+          ': a broken workflow or a runtime error. Read its history.',
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
@@ -468,6 +505,17 @@ export class TripSagaStack extends Stack {
       }),
     );
   }
+}
+
+/** The Fail states of the definition: where a trip that could not be booked ends, compensated. */
+export function businessFailStates(definitionFile: string): string[] {
+  const definition = JSON.parse(fs.readFileSync(definitionFile, 'utf8')) as {
+    States: Record<string, { Type: string }>;
+  };
+  const names = Object.entries(definition.States)
+    .filter(([, state]) => state.Type === 'Fail')
+    .map(([name]) => name);
+  return names;
 }
 
 /** Acknowledge one cdk-nag finding on one construct, with the reason kept next to the code. */

@@ -365,12 +365,50 @@ describe('observability', () => {
     }
   });
 
-  it('alarms on failed, timed-out and long-running executions', () => {
+  it('alarms on executions that fail other than by compensating, and on timed-out and long-running ones', () => {
     const dims = [{ Name: 'StateMachineArn', Value: ref(logicalId(stack, stack.stateMachine)) }];
+    // A compensated trip ends in a Fail state of the definition: those are counted from the
+    // execution log by state name, and subtracted.
+    const definition = JSON.parse(fs.readFileSync(DEFINITION_FILE, 'utf8'));
+    const failStates = Object.entries<any>(definition.States)
+      .filter(([, st]) => st.Type === 'Fail')
+      .map(([name]) => name);
+    assert.ok(failStates.includes('TripBookingFailed'), `${failStates}`);
+    const filters = resourcesOf(json, 'AWS::Logs::MetricFilter').map(([, r]) => r.Properties);
+    const compensated = filters.find((f) => f.MetricTransformations[0].MetricName === 'CompensatedExecutions');
+    assert.ok(compensated, 'a metric filter counts compensated executions');
+    assert.deepEqual(compensated.LogGroupName, ref(logicalId(stack, stack.stateMachineLogGroup)));
+    assert.ok(compensated.FilterPattern.includes('($.type = "FailStateEntered")'), compensated.FilterPattern);
+    for (const name of failStates) {
+      assert.ok(compensated.FilterPattern.includes(`($.details.name = "${name}")`), compensated.FilterPattern);
+    }
+    assert.equal(compensated.MetricTransformations[0].MetricNamespace, METRICS_NAMESPACE);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/States', MetricName: 'ExecutionsFailed', Dimensions: dims,
-      ComparisonOperator: 'GreaterThanThreshold', Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'FILL(failed, 0) - FILL(compensated, 0)', ReturnData: true }),
+        Match.objectLike({
+          Id: 'failed',
+          MetricStat: Match.objectLike({
+            Metric: { Namespace: 'AWS/States', MetricName: 'ExecutionsFailed', Dimensions: dims },
+            Stat: 'Sum',
+          }),
+        }),
+        Match.objectLike({
+          Id: 'compensated',
+          MetricStat: Match.objectLike({
+            Metric: { Namespace: METRICS_NAMESPACE, MetricName: 'CompensatedExecutions' },
+            Stat: 'Sum',
+          }),
+        }),
+      ]),
     });
+    // Not the raw ExecutionsFailed count: every compensated trip would page someone.
+    const raw = resourcesOf(json, 'AWS::CloudWatch::Alarm').filter(
+      ([, r]) => r.Properties.MetricName === 'ExecutionsFailed',
+    );
+    assert.deepEqual(raw, []);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/States', MetricName: 'ExecutionsTimedOut', Dimensions: dims,
       ComparisonOperator: 'GreaterThanThreshold', Threshold: 0,
