@@ -682,3 +682,84 @@ fn aws_verbs_name_what_is_missing_from_the_outputs() {
         text(&out).1
     );
 }
+
+/// A profile whose credentials come from `credential_process` (as with many SSO helpers and
+/// vaults) works: the process runs, and its keys sign the calls.
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_verbs_take_credentials_from_a_credential_process_profile() {
+    let d = Deployed::start().await;
+    let dir = d.dir.path();
+    let marker = dir.join("credential-process-ran");
+    let script = dir.join("credentials.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ntouch '{}'\necho '{{\"Version\": 1, \"AccessKeyId\": \"AKIDFROMPROCESS\", \"SecretAccessKey\": \"secret\"}}'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let config = dir.join("profile-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile saga]\nregion = us-east-1\ncredential_process = {}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let entries = format!("file://{}", sample_path("book-trip.json"));
+    let out = d
+        .trip(&["put-events", "--aws", "--entries", &entries])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_PROFILE", "saga")
+        .output()
+        .expect("trip runs");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 0, "{stdout}\n{stderr}");
+    assert!(marker.exists(), "the credential process ran");
+    let answer: Value = serde_json::from_str(&stdout).expect("JSON answer");
+    assert_eq!(answer["FailedEntryCount"], 0, "{answer}");
+}
+
+/// An SSO profile (`aws configure sso`) is understood: without a cached token from
+/// `aws sso login` the error says so, rather than that this build cannot do SSO.
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_verbs_understand_sso_profiles() {
+    let d = Deployed::start().await;
+    let dir = d.dir.path();
+    let config = dir.join("sso-config");
+    std::fs::write(
+        &config,
+        "[profile saga]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Developer\nregion = us-east-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n",
+    )
+    .unwrap();
+    let entries = format!("file://{}", sample_path("book-trip.json"));
+    let out = d
+        .trip(&["put-events", "--aws", "--entries", &entries])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_PROFILE", "saga")
+        // No cached SSO token anywhere.
+        .env("HOME", dir)
+        .output()
+        .expect("trip runs");
+    let (stdout, stderr) = text(&out);
+    assert_ne!(code(&out), 0, "no token, no credentials: {stdout}");
+    assert!(
+        !stderr.contains("cargo feature"),
+        "this build has the SSO provider: {stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("sso"),
+        "the error names SSO: {stderr}"
+    );
+}
