@@ -154,6 +154,18 @@ impl Deployed {
         self.trip(args).output().expect("trip runs")
     }
 
+    /// `trip put-events --aws` with a sample, as profile `saga` of the AWS config file
+    /// `config`, with no keys in the environment.
+    fn put_as_profile(&self, config: &std::path::Path) -> Command {
+        let entries = format!("file://{}", sample_path("book-trip.json"));
+        let mut cmd = self.trip(&["put-events", "--aws", "--entries", &entries]);
+        cmd.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_CONFIG_FILE", config)
+            .env("AWS_PROFILE", "saga");
+        cmd
+    }
+
     /// Runs `trip` while the queues are pumped into the handlers (what Lambda does on AWS).
     async fn run_with_handlers(&mut self, args: &[&str]) -> Output {
         let mut child = self
@@ -713,15 +725,7 @@ async fn aws_verbs_take_credentials_from_a_credential_process_profile() {
         ),
     )
     .unwrap();
-    let entries = format!("file://{}", sample_path("book-trip.json"));
-    let out = d
-        .trip(&["put-events", "--aws", "--entries", &entries])
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_CONFIG_FILE", &config)
-        .env("AWS_PROFILE", "saga")
-        .output()
-        .expect("trip runs");
+    let out = d.put_as_profile(&config).output().expect("trip runs");
     let (stdout, stderr) = text(&out);
     assert_eq!(code(&out), 0, "{stdout}\n{stderr}");
     assert!(marker.exists(), "the credential process ran");
@@ -741,13 +745,8 @@ async fn aws_verbs_understand_sso_profiles() {
         "[profile saga]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Developer\nregion = us-east-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n",
     )
     .unwrap();
-    let entries = format!("file://{}", sample_path("book-trip.json"));
     let out = d
-        .trip(&["put-events", "--aws", "--entries", &entries])
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_CONFIG_FILE", &config)
-        .env("AWS_PROFILE", "saga")
+        .put_as_profile(&config)
         // No cached SSO token anywhere.
         .env("HOME", dir)
         .output()
