@@ -14,6 +14,28 @@ pub struct Timeline {
     started: HashMap<String, i64>,
 }
 
+/// How `trip book` (local or `--aws`) shows progress: the live timeline for a few sagas (or
+/// with `--verbose`), a progress bar of finished sagas for many; neither with `--json`.
+/// Returns whether to print the timeline, and the bar.
+pub fn saga_progress(
+    out: &Output,
+    sagas: usize,
+    verbose: bool,
+) -> (bool, Option<indicatif::ProgressBar>) {
+    let live = !out.json && (verbose || sagas <= 10);
+    let bar = (!out.json && !live).then(|| {
+        let pb = indicatif::ProgressBar::new(sagas as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos}/{len} sagas finished {wide_bar} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    (live, bar)
+}
+
 /// `REASON: message` from the `{"reason", "message"}` cause a service's failure carries.
 pub fn failure_reason(cause: Option<&str>) -> Option<String> {
     let c: serde_json::Value = serde_json::from_str(cause?).ok()?;

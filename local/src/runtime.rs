@@ -237,8 +237,6 @@ pub struct Runtime {
     pub pollers: usize,
     /// Per queue: what SQS and Lambda would bill (see [`QueueUsage`]).
     queue_usage: BTreeMap<String, QueueUsage>,
-    /// The store's ticket for the last persist.
-    last_ticket: u64,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RuntimeError {
@@ -297,7 +295,7 @@ impl Runtime {
         ));
 
         // Queues and their messages.
-        let mut queues: BTreeMap<String, Queue> = routing
+        let queues: BTreeMap<String, Queue> = routing
             .queues
             .iter()
             .map(|spec| (spec.name.clone(), Queue::new(spec.clone())))
@@ -384,22 +382,6 @@ impl Runtime {
             }
         }
 
-        // Messages are stored without the body the event log already holds: they carry the
-        // logged event again.
-        let events: HashMap<&str, &Arc<EventEnvelope>> = log
-            .iter()
-            .map(|l| (l.envelope.id.as_str(), &l.envelope))
-            .collect();
-        for mut m in messages {
-            if m.body.is_empty()
-                && let Some(event) = m.event_id.as_deref().and_then(|id| events.get(id))
-            {
-                m.event = Some(Arc::clone(event));
-            }
-            if let Some(q) = queues.get_mut(&m.queue) {
-                q.restore(m);
-            }
-        }
         let bus = Bus::from_routing(&routing)?;
         for q in &routing.queues {
             if !matches!(q.consumer.as_str(), "hotel" | "flight" | "car" | "bridge") {
@@ -428,12 +410,27 @@ impl Runtime {
             delivered: 0,
             pollers: 5,
             queue_usage: BTreeMap::new(),
-            last_ticket: 0,
         };
         for (i, event) in log.into_iter().enumerate() {
             rt.log_index.insert(event.envelope.id.clone(), i);
             rt.index_event(&event);
             rt.log.push(event);
+        }
+        // Messages are stored without the body the event log already holds: they carry the
+        // logged event again.
+        for mut m in messages {
+            if m.body.is_empty()
+                && let Some(l) = m
+                    .event_id
+                    .as_deref()
+                    .and_then(|id| rt.log_index.get(id))
+                    .and_then(|&i| rt.log.get(i))
+            {
+                m.event = Some(Arc::clone(&l.envelope));
+            }
+            if let Some(q) = rt.queues.get_mut(&m.queue) {
+                q.restore(m);
+            }
         }
         rt.persist()?;
         Ok(rt)
@@ -930,17 +927,13 @@ impl Runtime {
 
     /// The commit ticket of the last step (or put) handed to the store.
     pub fn last_ticket(&self) -> u64 {
-        self.last_ticket
+        self.store.last_ticket()
     }
 
     /// The ticket of the last step on disk: a step is durable once this reaches its ticket.
-    /// In memory mode every step counts as durable at once.
+    /// In memory mode both are always 0: every step counts as durable at once.
     pub fn durable_ticket(&self) -> u64 {
-        if self.store.is_durable() {
-            self.store.committed()
-        } else {
-            self.last_ticket
-        }
+        self.store.committed()
     }
 
     /// Hands every change since the last persist to the store, to be written in one
@@ -1031,7 +1024,7 @@ impl Runtime {
                 .put(NS_META, "ids", to_json(&self.ids.position()));
             self.store.put(NS_META, "restarts", to_json(&self.restarts));
         }
-        self.last_ticket = self.store.commit()?;
+        self.store.commit()?;
         Ok(())
     }
 

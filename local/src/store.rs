@@ -471,7 +471,12 @@ impl Store {
         }
     }
 
-    /// The ticket of the last batch committed to the file (in memory mode: of the last batch).
+    /// The ticket of the last batch handed over by [`Store::commit`] (0 in memory mode).
+    pub fn last_ticket(&self) -> u64 {
+        self.writer.as_ref().map_or(0, |w| w.shared.lock().sent)
+    }
+
+    /// The ticket of the last batch committed to the file (0 in memory mode).
     pub fn committed(&self) -> u64 {
         self.writer
             .as_ref()

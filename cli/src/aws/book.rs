@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use aws_sdk_eventbridge::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use trip_events::{PutEventsEntry, Service, read_entries_file};
 use trip_local::TripOutcome;
@@ -301,17 +300,7 @@ pub async fn book(ctx: &Ctx, aws: &Aws, args: BookArgs) -> anyhow::Result<u8> {
         .collect();
 
     let mut tail = log_group.ok().map(|g| LogTail::new(g, since_ms, None));
-    let live = !out.json && (args.verbose || followed.len() <= 10);
-    let bar = (!out.json && !live).then(|| {
-        let pb = ProgressBar::new(followed.len() as u64);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {pos}/{len} sagas finished {wide_bar} {elapsed}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb
-    });
+    let (live, bar) = crate::timeline::saga_progress(&out, followed.len(), args.verbose);
     let mut timeline = HistoryTimeline::default();
     let started = Instant::now();
     let timeout = Duration::from_secs(args.timeout);

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use trip_events::{PutEventsEntry, read_entries_file};
 use trip_local::{Runtime, TripOutcome};
@@ -152,17 +151,7 @@ fn run_and_report(
 ) -> anyhow::Result<u8> {
     let mut steps = 0u64;
     let out = ctx.out;
-    let live = !out.json && (verbose || trips.len() <= 10);
-    let bar = (!out.json && !live).then(|| {
-        let pb = ProgressBar::new(trips.len() as u64);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {pos}/{len} sagas finished {wide_bar} {elapsed}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb
-    });
+    let (live, bar) = crate::timeline::saga_progress(&out, trips.len(), verbose);
     let mut timeline = Timeline::default();
     let mut printed = from_seq;
     let started = Instant::now();

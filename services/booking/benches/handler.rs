@@ -80,7 +80,7 @@ fn handlers(c: &mut Criterion) {
                 .replace("-000000000001", &format!("-0000000001{i:02}")),
         })
         .collect();
-    c.bench_function("process_sqs_batch/10 HotelBookingRequested", |b| {
+    let run_batch = |b: &mut criterion::Bencher| {
         b.iter_batched(
             || (MemoryBookingStore::new(), RecordingPublisher::new()),
             |(store, publisher)| {
@@ -94,28 +94,15 @@ fn handlers(c: &mut Criterion) {
             },
             BatchSize::SmallInput,
         )
-    });
+    };
+    c.bench_function("process_sqs_batch/10 HotelBookingRequested", run_batch);
 
     // The same batch with the Lambda's JSON logs on (written to a sink): what logging adds.
     let subscriber = trip_booking::telemetry::json_subscriber(std::io::sink, "info");
     let _guard = tracing::subscriber::set_default(subscriber);
     c.bench_function(
         "process_sqs_batch/10 HotelBookingRequested, JSON logs",
-        |b| {
-            b.iter_batched(
-                || (MemoryBookingStore::new(), RecordingPublisher::new()),
-                |(store, publisher)| {
-                    let (store, publisher) = (&store, &publisher);
-                    block_on(process_sqs_batch(
-                        black_box(&batch),
-                        |envelope| async move {
-                            handle_service_event(Service::Hotel, store, publisher, &envelope).await
-                        },
-                    ))
-                },
-                BatchSize::SmallInput,
-            )
-        },
+        run_batch,
     );
 }
 
