@@ -60,6 +60,8 @@ pub struct RuntimeOptions {
     pub seed: u64,
     pub faults: Option<FaultRates>,
     pub routing: Option<RoutingTable>,
+    /// The saga's state machine (ASL JSON); `None` runs the built-in `trip-saga.asl.json`.
+    pub definition: Option<String>,
 }
 
 impl Default for RuntimeOptions {
@@ -70,6 +72,7 @@ impl Default for RuntimeOptions {
             seed: 0x7219_5A6A,
             faults: None,
             routing: None,
+            definition: None,
         }
     }
 }
@@ -237,6 +240,8 @@ pub struct Runtime {
     pub pollers: usize,
     /// Per queue: what SQS and Lambda would bill (see [`QueueUsage`]).
     queue_usage: BTreeMap<String, QueueUsage>,
+    routing: RoutingTable,
+    definition: Option<String>,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RuntimeError {
@@ -351,13 +356,14 @@ impl Runtime {
             faults: faults.clone(),
         });
         let subs = trip_saga_substitutions(&routing.event_bus_name);
+        let asl = options.definition.as_deref().unwrap_or(TRIP_SAGA_ASL);
         let state_machine_arn =
-            match engine.create_state_machine(TRIP_SAGA_NAME, TRIP_SAGA_ASL, &subs) {
+            match engine.create_state_machine(TRIP_SAGA_NAME, asl, &subs) {
                 Ok(arn) => arn,
                 // The definition changed since the store was written: running executions keep
                 // the version they started with only on AWS; here the new one takes over.
                 Err(WorkflowError::StateMachineAlreadyExists(arn)) => {
-                    engine.update_state_machine(&arn, TRIP_SAGA_ASL, &subs)?;
+                    engine.update_state_machine(&arn, asl, &subs)?;
                     arn
                 }
                 Err(e) => return Err(e.into()),
@@ -410,6 +416,8 @@ impl Runtime {
             delivered: 0,
             pollers: 5,
             queue_usage: BTreeMap::new(),
+            routing,
+            definition: options.definition,
         };
         for (i, event) in log.into_iter().enumerate() {
             rt.log_index.insert(event.envelope.id.clone(), i);
@@ -908,7 +916,8 @@ impl Runtime {
             },
             seed: self.seed,
             faults: rates,
-            routing: None,
+            routing: Some(self.routing.clone()),
+            definition: self.definition.clone(),
         };
         // Close the old store before reopening (one writer at a time).
         let placeholder = Store::in_memory();
@@ -1033,6 +1042,11 @@ impl Runtime {
     /// Every event that crossed the bus, in order.
     pub fn log(&self) -> &[LoggedEvent] {
         &self.log
+    }
+
+    /// The routing table the bus runs.
+    pub fn routing(&self) -> &RoutingTable {
+        &self.routing
     }
 
     /// The trips named by the log, in order of first appearance.

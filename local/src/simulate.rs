@@ -602,6 +602,7 @@ pub fn simulate(options: &SimOptions) -> Result<SimReport, SimError> {
         seed: options.seed,
         faults: options.faults,
         routing: None,
+        definition: None,
     })?;
 
     let mut steps = 0u64;
