@@ -1044,6 +1044,11 @@ impl Runtime {
         &self.log
     }
 
+    /// The saga's state machine definition (ASL JSON) this runtime runs.
+    pub fn definition(&self) -> &str {
+        self.definition.as_deref().unwrap_or(TRIP_SAGA_ASL)
+    }
+
     /// The routing table the bus runs.
     pub fn routing(&self) -> &RoutingTable {
         &self.routing
@@ -1150,6 +1155,19 @@ impl Runtime {
         for (name, q) in &mut self.queues {
             if queue.is_none_or(|want| want == name) {
                 n += q.redrive(now);
+            }
+        }
+        self.persist()?;
+        self.sync()?;
+        Ok(n)
+    }
+
+    /// Deletes dead letters for good (all queues when `queue` is None).
+    pub fn purge_dead_letters(&mut self, queue: Option<&str>) -> Result<usize, RuntimeError> {
+        let mut n = 0;
+        for (name, q) in &mut self.queues {
+            if queue.is_none_or(|want| want == name) {
+                n += q.purge_dead_letters();
             }
         }
         self.persist()?;
