@@ -19,9 +19,14 @@ use crate::Ctx;
 
 /// Opens the embedded runtime over the store (or in memory), resuming anything in flight.
 pub fn open_runtime(ctx: &Ctx) -> anyhow::Result<Runtime> {
+    open_runtime_with(ctx, ClockChoice::Wall { fast_forward: true })
+}
+
+/// [`open_runtime`] with a choice of clock (`trip book --real-time` waits out its timers).
+pub fn open_runtime_with(ctx: &Ctx, clock: ClockChoice) -> anyhow::Result<Runtime> {
     Runtime::open(RuntimeOptions {
         store: ctx.store.clone(),
-        clock: ClockChoice::Wall { fast_forward: true },
+        clock,
         ..RuntimeOptions::default()
     })
     .with_context(|| match &ctx.store {
