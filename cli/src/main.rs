@@ -6,6 +6,7 @@ mod commands;
 mod graph;
 mod history;
 mod output;
+mod sources;
 mod timeline;
 
 use std::path::PathBuf;
@@ -68,6 +69,14 @@ struct Cli {
     /// No colours (NO_COLOR is respected too).
     #[arg(long, global = true)]
     no_color: bool,
+    /// The saga's state machine (ASL JSON) [default: workflow/trip-saga.asl.json of the
+    /// checkout trip runs in, else the built-in copy].
+    #[arg(long, global = true, value_name = "FILE", env = "TRIP_DEFINITION")]
+    definition: Option<PathBuf>,
+    /// The routing table [default: events/routing.json of the checkout trip runs in, else
+    /// the built-in copy].
+    #[arg(long, global = true, value_name = "FILE", env = "TRIP_ROUTING")]
+    routing: Option<PathBuf>,
     #[command(flatten)]
     aws: aws::AwsArgs,
     #[command(subcommand)]
@@ -111,6 +120,15 @@ pub struct Ctx {
     /// Whether `--store` was given on the command line (not defaulted, not from TRIP_STORE).
     pub store_given: bool,
     pub out: Output,
+    pub definition: Option<PathBuf>,
+    pub routing: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// The state machine and routing table this command runs (see [`sources`]).
+    pub fn sources(&self) -> anyhow::Result<sources::Sources> {
+        sources::resolve(self.definition.as_deref(), self.routing.as_deref())
+    }
 }
 
 fn main() -> ExitCode {
@@ -131,6 +149,8 @@ fn main() -> ExitCode {
         store: (!cli.memory).then_some(cli.store),
         store_given,
         out: Output::new(cli.no_color, cli.json),
+        definition: cli.definition,
+        routing: cli.routing,
     };
     if cli.aws.aws {
         return aws::main(&ctx, &cli.aws, cli.command);

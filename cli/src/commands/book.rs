@@ -582,6 +582,7 @@ pub fn book(ctx: &Ctx, args: BookArgs) -> anyhow::Result<u8> {
                 None => "in memory".into(),
             }
         );
+        println!("{}", out.dim(&ctx.sources()?.describe()));
         for t in &trips {
             if let Some(o) = rt.trip_outcome(t) {
                 println!(

@@ -24,9 +24,12 @@ pub fn open_runtime(ctx: &Ctx) -> anyhow::Result<Runtime> {
 
 /// [`open_runtime`] with a choice of clock (`trip book --real-time` waits out its timers).
 pub fn open_runtime_with(ctx: &Ctx, clock: ClockChoice) -> anyhow::Result<Runtime> {
+    let sources = ctx.sources()?;
     Runtime::open(RuntimeOptions {
         store: ctx.store.clone(),
         clock,
+        definition: sources.definition,
+        routing: sources.routing,
         ..RuntimeOptions::default()
     })
     .with_context(|| match &ctx.store {
