@@ -196,3 +196,226 @@ fn a_timeout_exits_6_with_what_is_unfinished_and_no_false_violations() {
     assert_eq!(r.code, 3, "{r}");
     assert!(r.stdout.contains("trip-lisbon-0001  BOOKED"), "{r}");
 }
+
+// ----- errors instead of silent successes
+
+/// Two commands with nonsense details, routed to the flight and hotel queues: their consumers
+/// cannot decode them, so after maxReceiveCount receives they are dead letters.
+fn two_dead_letters(t: &Trip) {
+    let junk = json!([
+        {"Source": "trip.saga", "DetailType": "FlightBookingRequested", "EventBusName": "trip-saga",
+         "Detail": "{\"tripId\":\"trip-junk-flight\"}"},
+        {"Source": "trip.saga", "DetailType": "HotelBookingRequested", "EventBusName": "trip-saga",
+         "Detail": "{\"tripId\":\"trip-junk-hotel\"}"}
+    ]);
+    let file = t.write("junk.json", &junk);
+    let r = t.run(&["put-events", "--entries", &format!("file://{file}")]);
+    assert_eq!(r.code, 0, "{r}");
+}
+
+#[test]
+fn dlq_names_queues_it_knows_shows_one_queue_and_real_times() {
+    let t = Trip::new();
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    two_dead_letters(&t);
+    let after = chrono::Utc::now() + chrono::Duration::seconds(1);
+
+    for verb in ["list", "redrive", "purge"] {
+        let r = t.run(&["dlq", verb, "--queue", "nope"]);
+        assert_eq!(r.code, 1, "dlq {verb} --queue nope: {r}");
+        assert!(
+            r.stderr
+                .contains("no queue \"nope\": the queues are hotel, flight, car, bridge"),
+            "{r}"
+        );
+    }
+
+    let flight = t.run(&["dlq", "list", "--queue", "flight", "--json"]).json();
+    let rows = flight.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{flight}");
+    assert_eq!(rows[0]["queue"], "flight");
+    assert_eq!(rows[0]["tripId"], "trip-junk-flight");
+    // The runtime's clock skipped the visibility timeouts (5 receives, 60 s apart); the time
+    // shown is the wall clock's.
+    let table = t.run(&["dlq", "list"]);
+    assert!(table.stdout.contains("trip-junk-flight"), "{table}");
+    assert!(table.stdout.contains("trip-junk-hotel"), "{table}");
+    let shown: Vec<chrono::DateTime<chrono::Utc>> = table
+        .stdout
+        .split(|c: char| c.is_whitespace() || c == '│' || c == '┆')
+        .filter_map(|w| chrono::DateTime::parse_from_rfc3339(w).ok())
+        .map(|d| d.to_utc())
+        .collect();
+    assert_eq!(shown.len(), 2, "{table}");
+    assert!(
+        shown.iter().all(|d| *d >= before && *d <= after),
+        "dead since {shown:?} is not between {before} and {after}: {table}"
+    );
+
+    let r = t.run(&["dlq", "redrive", "--queue", "flight"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        r.stdout
+            .contains("redrove 1 message(s) from the flight dead-letter queue; 1 back in it"),
+        "{r}"
+    );
+    let r = t.run(&["dlq", "purge", "--queue", "hotel"]);
+    assert!(r.stdout.contains("purged 1 dead letter(s)"), "{r}");
+    let left = t.run(&["dlq", "list", "--json"]).json();
+    let queues: Vec<&str> = left
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["queue"].as_str().unwrap())
+        .collect();
+    assert_eq!(queues, ["flight"], "{left}");
+}
+
+#[test]
+fn unknown_rules_and_trips_are_errors_and_status_json_does_not_take_mermaid() {
+    let t = Trip::new();
+    assert_eq!(t.run(&["book", &sample("book-trip.json")]).code, 0);
+    let log = t.path("log.jsonl");
+    assert_eq!(t.run(&["export", "-o", &log]).code, 0);
+
+    let r = t.run(&["replay", &log, "--rule", "nope"]);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("no rule \"nope\" in the routing table"), "{r}");
+    assert!(r.stderr.contains("saga-bridge"), "{r}");
+    assert_eq!(t.run(&["replay", &log, "--rule", "saga-bridge"]).code, 0);
+
+    let r = t.run(&["watch", "--trip", "nope"]);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("no trip \"nope\" in this store"), "{r}");
+    assert_eq!(t.run(&["watch", "--trip", "trip-lisbon-0001"]).code, 0);
+
+    let r = t.run(&["status", "trip-lisbon-0001", "--json", "--mermaid"]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("cannot be used with"), "{r}");
+}
+
+// ----- trip list
+
+#[test]
+fn list_shows_every_trip_filtered_by_status() {
+    let t = Trip::new();
+    for s in [
+        "book-trip.json",
+        "book-trip-flight-fails.json",
+        "book-trip-invalid.json",
+    ] {
+        t.run(&["book", &sample(s)]);
+    }
+    // One in flight: stopped after its first step.
+    let car = sample("book-trip-car-fails.json");
+    assert_eq!(t.run(&["book", "--timeout", "0", &car]).code, 6);
+
+    let all = t.run(&["list", "--json"]).json();
+    let statuses: Vec<(String, String)> = all["trips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["tripId"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expect = [
+        ("trip-lisbon-0001", "booked"),
+        ("trip-madeira-0001", "failed"),
+        ("trip-invalid-0001", "rejected"),
+        ("trip-rome-0001", "running"),
+    ];
+    for (id, status) in expect {
+        assert!(
+            statuses.iter().any(|(i, s)| i == id && s == status)
+                || (status == "running" && statuses.iter().any(|(_, s)| s == "running")),
+            "{id} {status} missing from {statuses:?}"
+        );
+    }
+    assert_eq!(statuses.len(), 4, "{all}");
+    let failed = t.run(&["list", "--status", "failed", "--json"]).json();
+    let failed = failed["trips"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["tripId"], "trip-madeira-0001");
+    assert!(
+        failed[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at BookFlight: FLIGHT_FULL")
+    );
+    let table = t.run(&["list", "--status", "running"]);
+    assert!(table.stdout.contains("running"), "{table}");
+    assert!(!table.stdout.contains("booked"), "{table}");
+    let r = t.run(&["list", "--status", "lost"]);
+    assert_eq!(r.code, 2, "{r}");
+}
+
+// ----- a history a person can read
+
+#[test]
+fn status_history_shows_state_type_error_cause_and_elapsed() {
+    let t = Trip::new();
+    assert_eq!(t.run(&["book", &sample("book-trip-flight-fails.json")]).code, 3);
+    let r = t.run(&["status", "trip-madeira-0001", "--history"]);
+    assert_eq!(r.code, 0, "{r}");
+    let header = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("TYPE") && l.contains("STATE") && l.contains("ELAPSED"))
+        .unwrap_or_else(|| panic!("no history header: {r}"));
+    assert!(header.contains("ERROR"), "{header}");
+    let failed = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("TaskFailed"))
+        .unwrap_or_else(|| panic!("{r}"));
+    assert!(failed.contains("BookFlight"), "{failed}");
+    assert!(
+        failed.contains("Trip.BusinessError: FLIGHT_FULL: flight LIS-FNC on 2031-12-30 is full"),
+        "{failed}"
+    );
+    assert!(failed.contains(" ms") || failed.contains(" s"), "{failed}");
+    let entered = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("FailStateEntered"))
+        .unwrap();
+    assert!(entered.contains("TripBookingFailed"), "{entered}");
+}
+
+#[test]
+fn states_run_prints_the_history_as_the_console_does() {
+    let t = Trip::new();
+    let def = samples().join("../../workflow/trip-saga.asl.json");
+    let text = std::fs::read_to_string(samples().join("book-trip.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let input = t.write(
+        "input.json",
+        &serde_json::from_str::<Value>(v[0]["Detail"].as_str().unwrap()).unwrap(),
+    );
+    let responses = t.write(
+        "responses.json",
+        &json!({
+            "BookHotel": [{"error": "Trip.BusinessError", "cause": "{\"reason\":\"SOLD_OUT\",\"message\":\"no room\"}"}],
+            "CancelHotel": [{"output": {"service": "hotel", "status": "CANCELLED"}}]
+        }),
+    );
+    let r = t.run(&[
+        "states",
+        "run",
+        def.to_str().unwrap(),
+        "--input",
+        &format!("file://{input}"),
+        "--responses",
+        &responses,
+    ]);
+    assert_eq!(r.code, 3, "{r}");
+    assert!(!r.stdout.trim_start().starts_with('{'), "raw JSON: {r}");
+    let failed = r.stdout.lines().find(|l| l.contains("TaskFailed")).unwrap();
+    assert!(failed.contains("BookHotel"), "{failed}");
+    assert!(failed.contains("SOLD_OUT: no room"), "{failed}");
+    assert!(r.stdout.contains("status: FAILED"), "{r}");
+}

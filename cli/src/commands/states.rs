@@ -22,6 +22,7 @@ pub enum StatesAction {
     /// file; print the execution history and the final status and output.
     Run {
         /// The definition (JSON file).
+        #[arg(id = "definition_file", value_name = "DEFINITION")]
         definition: String,
         /// The execution input: JSON, or file://path.
         #[arg(long, default_value = "{}")]
