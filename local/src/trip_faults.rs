@@ -41,7 +41,10 @@ impl TripFaults {
             .find(|s| s.book_step() == step || s.name() == step)
             .ok_or_else(|| {
                 let steps: Vec<&str> = Service::ALL.iter().map(|s| s.book_step()).collect();
-                format!("no booking step {step:?}: the steps are {}", steps.join(", "))
+                format!(
+                    "no booking step {step:?}: the steps are {}",
+                    steps.join(", ")
+                )
             })
     }
 
@@ -106,7 +109,9 @@ mod tests {
             transient: BTreeMap::from([(Service::Hotel, 2)]),
             ..TripFaults::default()
         };
-        let hits: Vec<bool> = (0..4).map(|_| f.throttles(Some("t1"), Service::Hotel)).collect();
+        let hits: Vec<bool> = (0..4)
+            .map(|_| f.throttles(Some("t1"), Service::Hotel))
+            .collect();
         assert_eq!(hits, [true, true, false, false]);
         assert!(!f.throttles(Some("t2"), Service::Hotel));
         assert!(!f.throttles(Some("t1"), Service::Car));

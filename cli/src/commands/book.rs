@@ -252,6 +252,24 @@ fn summary_line(ctx: &Ctx, rt: &Runtime, trip: &str) -> (String, u8) {
             (s, exit::REJECTED)
         }
         None => {
+            let dead = rt.dead_letters().into_iter().find(|m| {
+                serde_json::from_str::<serde_json::Value>(&m.body)
+                    .ok()
+                    .and_then(|v| v.pointer("/detail/tripId")?.as_str().map(|t| t == trip))
+                    == Some(true)
+            });
+            if let Some(m) = dead {
+                return (
+                    format!(
+                        "{}  {}: a message of it is in the {} dead-letter queue ({}); `trip dlq list` shows it",
+                        out.trip(trip),
+                        out.warn("NOT FINISHED"),
+                        m.queue,
+                        printable(m.last_error.as_deref().unwrap_or_default())
+                    ),
+                    exit::TIMEOUT,
+                );
+            }
             let at = current_state(rt, trip)
                 .map(|s| format!(" (in state {s})"))
                 .unwrap_or_default();
@@ -339,7 +357,11 @@ fn run_and_report(
         tally.count(exit::REJECTED);
         code = code.max(exit::REJECTED);
         let mut s = format!("{}  {}", out.trip("(no tripId)"), out.bad("REJECTED"));
-        for reason in r.envelope.detail["reasons"].as_array().into_iter().flatten() {
+        for reason in r.envelope.detail["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             s.push_str(&format!(
                 "\n      - {}: {}",
                 out.bold(&printable(reason["path"].as_str().unwrap_or_default())),
@@ -498,9 +520,9 @@ fn trip_faults(args: &BookArgs, trips: &[String]) -> anyhow::Result<Option<TripF
     }
     for t in &args.transient {
         let (s, n) = t.split_once(':').unwrap_or((t, "1"));
-        let n: u32 = n
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--transient takes STEP:N (e.g. BookHotel:2), not {t:?}"))?;
+        let n: u32 = n.parse().map_err(|_| {
+            anyhow::anyhow!("--transient takes STEP:N (e.g. BookHotel:2), not {t:?}")
+        })?;
         f.transient.insert(step(s)?, n);
     }
     if args.delay < 0 {
@@ -523,7 +545,10 @@ fn fault_summary(f: &TripFaults) -> String {
         parts.push(format!("{}'s answer is lost (a timeout)", s.book_step()));
     }
     for (s, n) in &f.transient {
-        parts.push(format!("{} throttled {n} time(s), then retried", s.book_step()));
+        parts.push(format!(
+            "{} throttled {n} time(s), then retried",
+            s.book_step()
+        ));
     }
     if f.duplicate {
         parts.push("every message delivered twice".into());
@@ -549,7 +574,12 @@ pub fn book(ctx: &Ctx, args: BookArgs) -> anyhow::Result<u8> {
         entries.extend(read_entries(path)?);
     }
     let mut rt = if args.real_time {
-        super::open_runtime_with(ctx, ClockChoice::Wall { fast_forward: false })?
+        super::open_runtime_with(
+            ctx,
+            ClockChoice::Wall {
+                fast_forward: false,
+            },
+        )?
     } else {
         open_runtime(ctx)?
     };
