@@ -164,3 +164,128 @@ mod runtime_causes {
         assert_eq!(r.cause.as_deref(), Some("sold out"));
     }
 }
+
+mod intrinsics {
+    use super::*;
+
+    fn pass(expr: &str, input: Value) -> ScriptedRun {
+        run(
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+                "Parameters": {"v.$": expr}, "End": true}}}),
+            input,
+        )
+    }
+
+    fn value(expr: &str, input: Value) -> Value {
+        let r = pass(expr, input);
+        assert_eq!(
+            r.status,
+            ExecutionStatus::Succeeded,
+            "{expr}: {:?}",
+            r.cause
+        );
+        r.output.expect("output")["v"].clone()
+    }
+
+    /// States.MathAdd "returns the sum of two numbers"
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html,
+    /// "Intrinsics for math operations"); AWS rounds a non-integer sum: 1.49 + 1.49 = 3.
+    #[test]
+    fn math_add_rounds_non_integer_arguments() {
+        assert_eq!(
+            value("States.MathAdd($.a, $.b)", json!({"a": 1.49, "b": 1.49})),
+            json!(3)
+        );
+        assert_eq!(
+            value("States.MathAdd($.a, $.b)", json!({"a": 111, "b": -1})),
+            json!(110)
+        );
+        assert_eq!(value("States.MathAdd(1.2, 1.2)", json!({})), json!(2));
+        assert_eq!(value("States.MathAdd(-1.5, 0)", json!({})), json!(-1));
+    }
+
+    /// States.MathRandom "returns a random number between the start (inclusive) and end
+    /// (exclusive)" (same page); non-integer bounds are accepted.
+    #[test]
+    fn math_random_accepts_non_integer_bounds() {
+        for _ in 0..20 {
+            let v = value(
+                "States.MathRandom($.start, $.end)",
+                json!({"start": 1.2, "end": 3.7}),
+            );
+            let n = v.as_i64().expect("an integer");
+            assert!((1..4).contains(&n), "{n}");
+        }
+    }
+
+    /// States.StringToJson "takes an escaped JSON string as an argument and returns it as
+    /// JSON" (same page, "Intrinsics for JSON data manipulation"); blank text is null and
+    /// "-0" is 0 on AWS.
+    #[test]
+    fn string_to_json_of_blank_text_and_negative_zero() {
+        assert_eq!(
+            value("States.StringToJson($.s)", json!({"s": ""})),
+            Value::Null
+        );
+        assert_eq!(
+            value("States.StringToJson($.s)", json!({"s": " "})),
+            Value::Null
+        );
+        let zero = value("States.StringToJson($.s)", json!({"s": "-0"}));
+        assert_eq!(zero.to_string(), "0");
+        assert_eq!(
+            value(
+                "States.StringToJson($.s)",
+                json!({"s": "{\"foo\": \"bar\"}"})
+            ),
+            json!({"foo": "bar"})
+        );
+    }
+
+    /// States.Format prints JSON objects and arrays the way AWS's Java runtime does:
+    /// `{Arg1=1, Arg2=[]}`.
+    #[test]
+    fn format_prints_objects_and_arrays_java_style() {
+        assert_eq!(
+            value(
+                "States.Format('x={}', $.o)",
+                json!({"o": {"Arg1": 1, "Arg2": []}})
+            ),
+            json!("x={Arg1=1, Arg2=[]}")
+        );
+        assert_eq!(
+            value(
+                "States.Format('{} {}', $.a, $.s)",
+                json!({"a": [1, "two", null, true], "s": "str"})
+            ),
+            json!("[1, two, null, true] str")
+        );
+        assert_eq!(
+            value(
+                "States.Format('{}', $.o)",
+                json!({"o": {"n": {"deep": [{"k": "v"}]}}})
+            ),
+            json!("{n={deep=[{k=v}]}}")
+        );
+    }
+
+    /// "The following characters are reserved for intrinsic functions, and must be escaped
+    /// using a backslash ('\') if you want them to appear in the Value: ' { } and \"
+    /// (intrinsic-functions.html, "Reserved characters in intrinsic functions"): any other
+    /// escape makes the definition invalid.
+    #[test]
+    fn illegal_escapes_in_intrinsic_strings_are_refused() {
+        let def = |expr: &str| {
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+                "Parameters": {"v.$": expr}, "End": true}}})
+        };
+        let err = loads(def("States.Format('a\\nb')")).expect_err("\\n is not an allowed escape");
+        assert!(err.contains("illegal escape"), "{err}");
+        assert!(loads(def("States.Format('a\\qb')")).is_err());
+        assert!(loads(def("States.Format('it\\'s \\{\\} \\\\ ok')")).is_ok());
+        assert_eq!(
+            value("States.Format('it\\'s \\{\\} \\\\')", json!({})),
+            json!("it's {} \\")
+        );
+    }
+}
