@@ -57,6 +57,11 @@ struct Cli {
         default_value = ".trip/trip.db"
     )]
     store: PathBuf,
+    /// How hard each commit holds on: `full` fsyncs the store's log at every commit (a
+    /// committed step survives a power loss or OS crash); `normal` survives the process
+    /// crashing only, and is faster on slow disks.
+    #[arg(long, global = true, env = "TRIP_DURABILITY", default_value_t = trip_local::Durability::Full)]
+    durability: trip_local::Durability,
     /// Keep everything in memory (nothing survives the command).
     #[arg(long, global = true)]
     memory: bool,
@@ -106,6 +111,7 @@ pub struct Ctx {
     pub store: Option<PathBuf>,
     /// Whether `--store` was given on the command line (not defaulted, not from TRIP_STORE).
     pub store_given: bool,
+    pub durability: trip_local::Durability,
     pub out: Output,
 }
 
@@ -126,6 +132,7 @@ fn main() -> ExitCode {
     let ctx = Ctx {
         store: (!cli.memory).then_some(cli.store),
         store_given,
+        durability: cli.durability,
         out: Output::new(cli.no_color, cli.json),
     };
     if cli.aws.aws {

@@ -40,7 +40,7 @@ use crate::bus::{Bus, BusError, PutEventsOutput, PutEventsResultEntry};
 use crate::clock::RuntimeClock;
 use crate::faults::{FaultRates, Faults};
 use crate::queue::{Message, Queue, QueueChange};
-use crate::store::{LogRow, Store, StoreError};
+use crate::store::{Durability, LogRow, Store, StoreError};
 
 /// How the runtime keeps time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,11 @@ pub struct RuntimeOptions {
     pub seed: u64,
     pub faults: Option<FaultRates>,
     pub routing: Option<RoutingTable>,
+    /// How hard each step's commit holds on (see [`Durability`]).
+    pub durability: Durability,
+    /// Read the store without writing it (or creating it): for the verbs that only look.
+    /// Whatever the runtime changes is dropped with it.
+    pub read_only: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -70,6 +75,8 @@ impl Default for RuntimeOptions {
             seed: 0x7219_5A6A,
             faults: None,
             routing: None,
+            durability: Durability::default(),
+            read_only: false,
         }
     }
 }
@@ -270,7 +277,8 @@ impl Runtime {
             None => RoutingTable::load()?,
         };
         let mut store = match &options.store {
-            Some(path) => Store::open(path)?,
+            Some(path) if options.read_only => Store::open_read_only(path)?,
+            Some(path) => Store::open_with(path, options.durability)?,
             None => Store::in_memory(),
         };
         if faults.is_some() {
@@ -329,6 +337,7 @@ impl Runtime {
                 path,
                 exec_batches.clone(),
                 store.sync_handle(),
+                options.read_only,
             )?),
             None => Box::new(MemoryStore::new()),
         };
@@ -909,6 +918,8 @@ impl Runtime {
             seed: self.seed,
             faults: rates,
             routing: None,
+            durability: self.store.durability(),
+            read_only: false,
         };
         // Close the old store before reopening (one writer at a time).
         let placeholder = Store::in_memory();

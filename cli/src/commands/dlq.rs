@@ -5,7 +5,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 use trip_local::runtime::fmt_ms;
 
-use super::open_runtime;
+use super::{open_runtime, open_runtime_read_only};
 use crate::{Ctx, exit};
 
 #[derive(Args)]
@@ -27,10 +27,10 @@ pub enum DlqAction {
 }
 
 pub fn dlq(ctx: &Ctx, args: DlqArgs) -> anyhow::Result<u8> {
-    let mut rt = open_runtime(ctx)?;
     let out = ctx.out;
     match args.action {
         DlqAction::List => {
+            let rt = open_runtime_read_only(ctx)?;
             let dead = rt.dead_letters();
             if out.json {
                 out.print_json(&serde_json::to_value(&dead)?);
@@ -56,6 +56,7 @@ pub fn dlq(ctx: &Ctx, args: DlqArgs) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         DlqAction::Redrive { queue } => {
+            let mut rt = open_runtime(ctx)?;
             let n = rt.redrive(queue.as_deref())?;
             let stats = rt.run_until_idle(None, |_| true)?;
             let left = rt.dead_letters().len();
