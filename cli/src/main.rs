@@ -3,6 +3,8 @@
 
 mod aws;
 mod commands;
+mod graph;
+mod history;
 mod output;
 mod timeline;
 
@@ -87,6 +89,8 @@ enum Command {
     Watch(commands::watch::WatchArgs),
     /// A saga's state: outcome, bookings, events and execution history.
     Status(commands::status::StatusArgs),
+    /// Every trip in the store with its outcome, like `aws stepfunctions list-executions`.
+    List(commands::list::ListArgs),
     /// Dead-letter queues: list what is in them, or redrive it.
     Dlq(commands::dlq::DlqArgs),
     /// Test an event pattern against an event, like `aws events test-event-pattern`.
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
         Command::Resume(a) => commands::book::resume(&ctx, a),
         Command::Watch(a) => commands::watch::watch(&ctx, a),
         Command::Status(a) => commands::status::status(&ctx, a),
+        Command::List(a) => commands::list::list(&ctx, a),
         Command::Dlq(a) => commands::dlq::dlq(&ctx, a),
         Command::TestEventPattern(a) => commands::pattern::test_event_pattern(&ctx, a),
         Command::States(a) => commands::states::states(&ctx, a),

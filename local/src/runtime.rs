@@ -65,6 +65,8 @@ pub struct RuntimeOptions {
     /// Read the store without writing it (or creating it): for the verbs that only look.
     /// Whatever the runtime changes is dropped with it.
     pub read_only: bool,
+    /// The saga's state machine (ASL JSON); `None` runs the built-in `trip-saga.asl.json`.
+    pub definition: Option<String>,
 }
 
 impl Default for RuntimeOptions {
@@ -77,6 +79,7 @@ impl Default for RuntimeOptions {
             routing: None,
             durability: Durability::default(),
             read_only: false,
+            definition: None,
         }
     }
 }
@@ -244,6 +247,8 @@ pub struct Runtime {
     pub pollers: usize,
     /// Per queue: what SQS and Lambda would bill (see [`QueueUsage`]).
     queue_usage: BTreeMap<String, QueueUsage>,
+    routing: RoutingTable,
+    definition: Option<String>,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RuntimeError {
@@ -360,13 +365,14 @@ impl Runtime {
             faults: faults.clone(),
         });
         let subs = trip_saga_substitutions(&routing.event_bus_name);
+        let asl = options.definition.as_deref().unwrap_or(TRIP_SAGA_ASL);
         let state_machine_arn =
-            match engine.create_state_machine(TRIP_SAGA_NAME, TRIP_SAGA_ASL, &subs) {
+            match engine.create_state_machine(TRIP_SAGA_NAME, asl, &subs) {
                 Ok(arn) => arn,
                 // The definition changed since the store was written: running executions keep
                 // the version they started with only on AWS; here the new one takes over.
                 Err(WorkflowError::StateMachineAlreadyExists(arn)) => {
-                    engine.update_state_machine(&arn, TRIP_SAGA_ASL, &subs)?;
+                    engine.update_state_machine(&arn, asl, &subs)?;
                     arn
                 }
                 Err(e) => return Err(e.into()),
@@ -419,6 +425,8 @@ impl Runtime {
             delivered: 0,
             pollers: 5,
             queue_usage: BTreeMap::new(),
+            routing,
+            definition: options.definition,
         };
         for (i, event) in log.into_iter().enumerate() {
             rt.log_index.insert(event.envelope.id.clone(), i);
@@ -917,9 +925,10 @@ impl Runtime {
             },
             seed: self.seed,
             faults: rates,
-            routing: None,
+            routing: Some(self.routing.clone()),
             durability: self.store.durability(),
             read_only: false,
+            definition: self.definition.clone(),
         };
         // Close the old store before reopening (one writer at a time).
         let placeholder = Store::in_memory();
@@ -1046,6 +1055,16 @@ impl Runtime {
         &self.log
     }
 
+    /// The saga's state machine definition (ASL JSON) this runtime runs.
+    pub fn definition(&self) -> &str {
+        self.definition.as_deref().unwrap_or(TRIP_SAGA_ASL)
+    }
+
+    /// The routing table the bus runs.
+    pub fn routing(&self) -> &RoutingTable {
+        &self.routing
+    }
+
     /// The trips named by the log, in order of first appearance.
     pub fn trip_ids(&self) -> Vec<String> {
         self.trip_order.clone()
@@ -1147,6 +1166,19 @@ impl Runtime {
         for (name, q) in &mut self.queues {
             if queue.is_none_or(|want| want == name) {
                 n += q.redrive(now);
+            }
+        }
+        self.persist()?;
+        self.sync()?;
+        Ok(n)
+    }
+
+    /// Deletes dead letters for good (all queues when `queue` is None).
+    pub fn purge_dead_letters(&mut self, queue: Option<&str>) -> Result<usize, RuntimeError> {
+        let mut n = 0;
+        for (name, q) in &mut self.queues {
+            if queue.is_none_or(|want| want == name) {
+                n += q.purge_dead_letters();
             }
         }
         self.persist()?;

@@ -194,6 +194,14 @@ pub fn replay(ctx: &Ctx, args: ReplayArgs) -> anyhow::Result<u8> {
             ..RuntimeOptions::default()
         })?
     };
+    let known: Vec<&str> = rt.routing().rules.iter().map(|r| r.name.as_str()).collect();
+    if let Some(bad) = args.rules.iter().find(|r| !known.contains(&r.as_str())) {
+        bail!(
+            "no rule {:?} in the routing table: the rules are {}",
+            crate::output::printable(bad),
+            known.join(", ")
+        );
+    }
     let n = rt.replay(events.clone(), &args.rules)?;
     rt.run_until_idle(None, |_| true)?;
     let trips = rt.trip_ids();

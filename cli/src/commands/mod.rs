@@ -5,6 +5,7 @@ pub mod book;
 pub mod cost;
 pub mod dlq;
 pub mod export;
+pub mod list;
 pub mod pattern;
 pub mod simulate;
 pub mod states;
