@@ -341,7 +341,9 @@ pub fn mark(graph: &mut Graph, history: &[HistoryEvent]) {
             h.event_type.as_str(),
             "ExecutionFailed" | "ExecutionTimedOut" | "ExecutionAborted"
         ) {
-            failed_at_end = open.clone();
+            failed_at_end = open.take();
+        } else if h.event_type == "ExecutionSucceeded" {
+            open = None;
         }
     }
     let kind_of = |from: &str, to: &str| {
@@ -360,7 +362,11 @@ pub fn mark(graph: &mut Graph, history: &[HistoryEvent]) {
         }
         taken.insert((a.clone(), b.clone()));
     }
-    failed.extend(failed_at_end);
+    // An execution that failed without a caught error failed where it stood; one that
+    // caught its error and then reached a Fail state ended its compensation there.
+    if failed.is_empty() {
+        failed.extend(failed_at_end);
+    }
     let first_failure = entered
         .iter()
         .position(|n| failed.first() == Some(n))
