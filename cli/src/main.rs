@@ -109,6 +109,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Dollars per million trips on AWS, priced from what sagas do in the embedded runtime.
     Cost(commands::cost::CostArgs),
+    /// A local web console: trips, each saga's graph, events, history and dead letters.
+    Ui(commands::ui::UiArgs),
 }
 
 pub struct Ctx {
@@ -157,6 +159,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => commands::bench::bench(&ctx, a),
         Command::Cost(a) => commands::cost::cost(&ctx, a),
         Command::Simulate(a) => commands::simulate::simulate(&ctx, a),
+        Command::Ui(a) => commands::ui::ui(&ctx, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

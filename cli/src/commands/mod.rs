@@ -10,6 +10,7 @@ pub mod pattern;
 pub mod simulate;
 pub mod states;
 pub mod status;
+pub mod ui;
 pub mod watch;
 
 use anyhow::Context;
