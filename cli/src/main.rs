@@ -60,6 +60,11 @@ struct Cli {
         default_value = ".trip/trip.db"
     )]
     store: PathBuf,
+    /// How hard each commit holds on: `full` fsyncs the store's log at every commit (a
+    /// committed step survives a power loss or OS crash); `normal` survives the process
+    /// crashing only, and is faster on slow disks.
+    #[arg(long, global = true, env = "TRIP_DURABILITY", default_value_t = trip_local::Durability::Full)]
+    durability: trip_local::Durability,
     /// Keep everything in memory (nothing survives the command).
     #[arg(long, global = true)]
     memory: bool,
@@ -113,12 +118,15 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Dollars per million trips on AWS, priced from what sagas do in the embedded runtime.
     Cost(commands::cost::CostArgs),
+    /// A local web console: trips, each saga's graph, events, history and dead letters.
+    Ui(commands::ui::UiArgs),
 }
 
 pub struct Ctx {
     pub store: Option<PathBuf>,
     /// Whether `--store` was given on the command line (not defaulted, not from TRIP_STORE).
     pub store_given: bool,
+    pub durability: trip_local::Durability,
     pub out: Output,
     pub definition: Option<PathBuf>,
     pub routing: Option<PathBuf>,
@@ -148,6 +156,7 @@ fn main() -> ExitCode {
     let ctx = Ctx {
         store: (!cli.memory).then_some(cli.store),
         store_given,
+        durability: cli.durability,
         out: Output::new(cli.no_color, cli.json),
         definition: cli.definition,
         routing: cli.routing,
@@ -170,6 +179,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => commands::bench::bench(&ctx, a),
         Command::Cost(a) => commands::cost::cost(&ctx, a),
         Command::Simulate(a) => commands::simulate::simulate(&ctx, a),
+        Command::Ui(a) => commands::ui::ui(&ctx, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -24,6 +24,8 @@ pub mod simulate;
 pub mod store;
 pub mod trip_faults;
 
+pub use store::Durability;
+
 pub use runtime::{
     ClockChoice, LoggedEvent, RunStats, Runtime, RuntimeError, RuntimeOptions, TripOutcome,
     TripStatus, Violation, outcome_of,

@@ -40,7 +40,7 @@ use crate::bus::{Bus, BusError, PutEventsOutput, PutEventsResultEntry};
 use crate::clock::RuntimeClock;
 use crate::faults::{FaultRates, Faults};
 use crate::queue::{Message, Queue, QueueChange};
-use crate::store::{LogRow, Store, StoreError};
+use crate::store::{Durability, LogRow, Store, StoreError};
 use crate::trip_faults::TripFaults;
 
 /// How the runtime keeps time.
@@ -61,6 +61,11 @@ pub struct RuntimeOptions {
     pub seed: u64,
     pub faults: Option<FaultRates>,
     pub routing: Option<RoutingTable>,
+    /// How hard each step's commit holds on (see [`Durability`]).
+    pub durability: Durability,
+    /// Read the store without writing it (or creating it): for the verbs that only look.
+    /// Whatever the runtime changes is dropped with it.
+    pub read_only: bool,
     /// The saga's state machine (ASL JSON); `None` runs the built-in `trip-saga.asl.json`.
     pub definition: Option<String>,
 }
@@ -73,6 +78,8 @@ impl Default for RuntimeOptions {
             seed: 0x7219_5A6A,
             faults: None,
             routing: None,
+            durability: Durability::default(),
+            read_only: false,
             definition: None,
         }
     }
@@ -278,7 +285,8 @@ impl Runtime {
             None => RoutingTable::load()?,
         };
         let mut store = match &options.store {
-            Some(path) => Store::open(path)?,
+            Some(path) if options.read_only => Store::open_read_only(path)?,
+            Some(path) => Store::open_with(path, options.durability)?,
             None => Store::in_memory(),
         };
         if faults.is_some() {
@@ -337,6 +345,7 @@ impl Runtime {
                 path,
                 exec_batches.clone(),
                 store.sync_handle(),
+                options.read_only,
             )?),
             None => Box::new(MemoryStore::new()),
         };
@@ -941,6 +950,8 @@ impl Runtime {
             seed: self.seed,
             faults: rates,
             routing: Some(self.routing.clone()),
+            durability: self.store.durability(),
+            read_only: false,
             definition: self.definition.clone(),
         };
         // Close the old store before reopening (one writer at a time).

@@ -1,6 +1,6 @@
 //! `trip book`, `trip put-events` and `trip resume`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -285,6 +285,22 @@ fn summary_line(ctx: &Ctx, rt: &Runtime, trip: &str) -> (String, u8) {
     }
 }
 
+/// Prints the logged events after `printed` up to `upto` (by seq).
+fn print_events(
+    out: &crate::output::Output,
+    timeline: &mut Timeline,
+    rt: &Runtime,
+    printed: &mut i64,
+    upto: i64,
+) {
+    let log = rt.log();
+    let from = log.partition_point(|e| e.seq <= *printed);
+    for e in log[from..].iter().take_while(|e| e.seq <= upto) {
+        println!("{}", timeline.line(out, e));
+        *printed = e.seq;
+    }
+}
+
 /// Invariants that only hold once every saga has ended: not checked when `--timeout` stopped
 /// the run with sagas in flight (they are unfinished, not wrong).
 const ENDED_ONLY: [&str; 2] = ["every saga ends", "no message is left unaccounted for"];
@@ -310,6 +326,10 @@ fn run_and_report(
     let (live, bar) = crate::timeline::saga_progress(&out, trips.len(), verbose);
     let mut timeline = Timeline::default();
     let mut printed = from_seq;
+    // An event is printed once the commit holding it is on disk: the steps handed to the
+    // store's writer, as (commit ticket, last event seq of the step), oldest first.
+    let mut waiting: VecDeque<(u64, i64)> = VecDeque::new();
+    let mut queued = from_seq;
     let started = Instant::now();
     let mut timed_out = false;
     let stats = rt.run_until_idle(None, |rt| {
@@ -318,11 +338,20 @@ fn run_and_report(
             std::process::abort();
         }
         if live {
-            let since = printed;
-            for e in rt.log().iter().filter(|e| e.seq > since) {
-                println!("{}", timeline.line(&out, e));
-                printed = e.seq;
+            let last = rt.log().last().map_or(queued, |e| e.seq);
+            if last > queued {
+                waiting.push_back((rt.last_ticket(), last));
+                queued = last;
             }
+            let durable = rt.durable_ticket();
+            let mut upto = printed;
+            while let Some(&(ticket, seq)) = waiting.front()
+                && ticket <= durable
+            {
+                upto = seq;
+                waiting.pop_front();
+            }
+            print_events(&out, &mut timeline, rt, &mut printed, upto);
         }
         let done = trips.iter().filter(|t| rt.trip_finished(t)).count();
         if let Some(pb) = &bar {
@@ -336,6 +365,10 @@ fn run_and_report(
     })?;
     if let Some(pb) = &bar {
         pb.finish_and_clear();
+    }
+    if live {
+        // run_until_idle synced: everything is on disk now.
+        print_events(&out, &mut timeline, rt, &mut printed, i64::MAX);
     }
     let unfinished: Vec<&String> = trips.iter().filter(|t| !rt.trip_finished(t)).collect();
     let mut violations = rt.check_invariants();

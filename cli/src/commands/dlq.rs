@@ -8,7 +8,7 @@ use trip_local::Runtime;
 use trip_local::queue::Message;
 use trip_local::runtime::fmt_ms;
 
-use super::open_runtime;
+use super::{open_runtime, open_runtime_read_only};
 use crate::output::printable;
 use crate::{Ctx, exit};
 
@@ -77,10 +77,10 @@ fn trip_of(m: &Message) -> Option<String> {
 }
 
 pub fn dlq(ctx: &Ctx, args: DlqArgs) -> anyhow::Result<u8> {
-    let mut rt = open_runtime(ctx)?;
     let out = ctx.out;
     match args.action {
         DlqAction::List { queue } => {
+            let rt = open_runtime_read_only(ctx)?;
             let queue = checked_queue(&rt, queue)?;
             let dead = dead_in(&rt, queue.as_deref());
             if out.json {
@@ -129,6 +129,7 @@ pub fn dlq(ctx: &Ctx, args: DlqArgs) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         DlqAction::Redrive { queue } => {
+            let mut rt = open_runtime(ctx)?;
             let queue = checked_queue(&rt, queue)?;
             let n = rt.redrive(queue.as_deref())?;
             let stats = rt.run_until_idle(None, |_| true)?;
@@ -149,6 +150,7 @@ pub fn dlq(ctx: &Ctx, args: DlqArgs) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         DlqAction::Purge { queue } => {
+            let mut rt = open_runtime(ctx)?;
             let queue = checked_queue(&rt, queue)?;
             let n = rt.purge_dead_letters(queue.as_deref())?;
             if out.json {

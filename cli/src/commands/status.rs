@@ -7,7 +7,7 @@ use trip_events::{DetailType, Service};
 use trip_local::runtime::{TripStatus, fmt_ms};
 use trip_local::{LoggedEvent, TripOutcome};
 
-use super::open_runtime;
+use super::open_runtime_read_only;
 use crate::timeline::Timeline;
 use crate::{Ctx, exit};
 
@@ -97,7 +97,7 @@ pub fn mermaid(status: &TripStatus) -> String {
 }
 
 pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
-    let rt = open_runtime(ctx)?;
+    let rt = open_runtime_read_only(ctx)?;
     let st = rt.status(&args.trip_id);
     if st.events.is_empty() && st.execution.is_none() {
         bail!(
