@@ -21,6 +21,10 @@ if [ -f infra/package.json ]; then
   export PATH="$root/infra/node_modules/.bin:$PATH"
 fi
 
+# The Mermaid parser the CLI tests check `trip status --graph` and `--mermaid` with.
+step "npm packages (cli/tests/mermaid/)"
+(cd cli/tests/mermaid && npm ci --no-audit --no-fund --loglevel=error)
+
 step "rust tests"
 export TRIP_ASL_VALIDATOR=1
 if command -v cargo-nextest >/dev/null 2>&1; then
