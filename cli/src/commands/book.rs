@@ -65,7 +65,8 @@ pub struct PutEventsArgs {
     /// `file://path` to a JSON array of entries, as the AWS CLI takes it.
     #[arg(long)]
     pub entries: String,
-    /// Only put the events; do not run the sagas (they run on the next `trip` command).
+    /// Only put the events: the sagas run when a later `trip resume`, `book`, `put-events`
+    /// or `dlq redrive` runs the runtime over this store.
     #[arg(long)]
     pub no_wait: bool,
 }
@@ -682,12 +683,36 @@ pub fn book(ctx: &Ctx, args: BookArgs) -> anyhow::Result<u8> {
     )
 }
 
+/// PutEvents takes 1 to 10 entries per call ("Array Members: Minimum number of 1 item.
+/// Maximum number of 10 items.", Amazon EventBridge API Reference, PutEvents); past that AWS
+/// refuses the whole call, as `trip put-events` does. (`trip book` is not the API: it takes
+/// any number of trips.)
+pub const MAX_PUT_EVENTS_ENTRIES: usize = 10;
+
 pub fn put_events(ctx: &Ctx, args: PutEventsArgs) -> anyhow::Result<u8> {
     let entries = read_entries(&args.entries)?;
+    if entries.len() > MAX_PUT_EVENTS_ENTRIES {
+        // The AWS CLI prints the service's ValidationException and puts nothing.
+        eprintln!(
+            "{} An error occurred (ValidationException) when calling the PutEvents operation: \
+             1 validation error detected: Value at 'entries' failed to satisfy constraint: \
+             Member must have length less than or equal to {MAX_PUT_EVENTS_ENTRIES} ({} given; \
+             nothing was put; `trip book` takes any number)",
+            ctx.out.bad("error:"),
+            entries.len()
+        );
+        return Ok(exit::REJECTED);
+    }
     let mut rt = open_runtime(ctx)?;
     let result = rt.put_events(&entries).context("put-events failed")?;
     ctx.out.print_json(&serde_json::to_value(&result)?);
-    if !args.no_wait {
+    if args.no_wait {
+        eprintln!(
+            "{} the events are on the bus and in the store; the sagas run when `trip resume` \
+             (or another book, put-events or dlq redrive) runs the runtime over it",
+            ctx.out.warn("note:")
+        );
+    } else {
         rt.run_until_idle(None, |_| true)?;
     }
     Ok(if result.failed_entry_count > 0 {
