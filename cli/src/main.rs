@@ -100,6 +100,10 @@ enum Command {
     Status(commands::status::StatusArgs),
     /// Every trip in the store with its outcome, like `aws stepfunctions list-executions`.
     List(commands::list::ListArgs),
+    /// The built-in inventory: which hotels, flights and cars exist, with their capacities.
+    Inventory(commands::inventory::InventoryArgs),
+    /// Empty the store: every trip, booking, message and event.
+    Reset(commands::reset::ResetArgs),
     /// Dead-letter queues: list what is in them, or redrive it.
     Dlq(commands::dlq::DlqArgs),
     /// Test an event pattern against an event, like `aws events test-event-pattern`.
@@ -171,6 +175,8 @@ fn main() -> ExitCode {
         Command::Watch(a) => commands::watch::watch(&ctx, a),
         Command::Status(a) => commands::status::status(&ctx, a),
         Command::List(a) => commands::list::list(&ctx, a),
+        Command::Inventory(a) => commands::inventory::inventory(&ctx, a),
+        Command::Reset(a) => commands::reset::reset(&ctx, a),
         Command::Dlq(a) => commands::dlq::dlq(&ctx, a),
         Command::TestEventPattern(a) => commands::pattern::test_event_pattern(&ctx, a),
         Command::States(a) => commands::states::states(&ctx, a),

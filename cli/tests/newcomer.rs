@@ -772,3 +772,150 @@ fn the_checkouts_state_machine_and_routing_table_are_the_ones_run() {
     assert_eq!(r.code, 1, "{r}");
     assert!(r.stderr.contains("bad.json"), "{r}");
 }
+
+// ----- the rest of the list
+
+#[test]
+fn put_events_takes_at_most_ten_entries_like_aws() {
+    // PutEvents: "Entries ... Array Members: Minimum number of 1 item. Maximum number of 10
+    // items." (Amazon EventBridge API Reference, PutEvents,
+    // https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html)
+    let t = Trip::new();
+    let entries: Vec<Value> = (0..11)
+        .map(|i| {
+            with_detail(main_entry(), |d| {
+                d["tripId"] = json!(format!("trip-many-{i}"))
+            })
+        })
+        .collect();
+    let eleven = t.write("eleven.json", &json!(entries));
+    let r = t.run(&["put-events", "--entries", &format!("file://{eleven}")]);
+    assert_eq!(r.code, 4, "{r}");
+    assert!(r.stderr.contains("ValidationException"), "{r}");
+    assert!(r.stderr.contains("less than or equal to 10"), "{r}");
+    assert_eq!(
+        t.run(&["list", "--json"]).json()["trips"],
+        json!([]),
+        "nothing put"
+    );
+
+    let ten = t.write("ten.json", &json!(entries[..10]));
+    let r = t.run(&[
+        "put-events",
+        "--entries",
+        &format!("file://{ten}"),
+        "--no-wait",
+    ]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.json()["Entries"].as_array().unwrap().len(), 10);
+    assert!(r.stderr.contains("the sagas run when `trip resume`"), "{r}");
+    let running = t.run(&["list", "--status", "running", "--json"]).json();
+    assert_eq!(running["trips"].as_array().unwrap().len(), 10, "{running}");
+    let r = t.run(&["resume"]);
+    // LIS has 8 compact cars a day (`trip inventory`): two trips find none and compensate.
+    assert_eq!(r.code, 3, "{r}");
+    assert!(
+        r.stdout
+            .contains("tally: 8 booked · 2 failed (compensated) · 0 rejected · 0 unfinished"),
+        "{r}"
+    );
+}
+
+#[test]
+fn watch_follow_waits_for_the_store_and_shows_each_outcome() {
+    let t = Trip::new();
+    let mut watch = t
+        .cmd(&["watch", "--follow", "--idle-exit", "3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(t.run(&["book", &sample("book-trip.json")]).code, 0);
+    let out = Ran::from(watch.wait_with_output().unwrap());
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stderr.contains("waiting for the first `trip book`"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("TripBooked"), "{out}");
+    assert!(out.stdout.contains("⇒ trip-lisbon-0001  BOOKED"), "{out}");
+}
+
+#[test]
+fn replay_reads_what_aws_logs_filter_log_events_prints() {
+    let t = Trip::new();
+    assert_eq!(t.run(&["book", &sample("book-trip.json")]).code, 0);
+    let log = t.path("log.jsonl");
+    t.run(&["export", "-o", &log]);
+    // The AWS CLI's output of `aws logs filter-log-events --log-group-name ...`: one JSON
+    // document, each event's envelope a string in `message`.
+    let events: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            json!({"logStreamName": "stream", "timestamp": 1_900_000_000_000i64 + i as i64,
+                   "message": l, "ingestionTime": 1_900_000_000_100i64, "eventId": i.to_string()})
+        })
+        .collect();
+    let doc = json!({"events": events, "searchedLogStreams": []});
+    let file = t.path("filtered.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let r = t.run(&["replay", &file]);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stdout.contains("trip-lisbon-0001  booked"), "{r}");
+}
+
+#[test]
+fn inventory_lists_what_can_be_booked_and_reset_empties_the_store() {
+    let t = Trip::new();
+    let inv = t.run(&["inventory", "--json"]).json();
+    let hotel = inv["hotels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hotelId"] == "HTL-PAR-LOUVRE")
+        .unwrap();
+    assert_eq!(hotel["roomsPerNight"], 0, "the sold-out sample's hotel");
+    let text = t.run(&["inventory"]).stdout;
+    assert!(text.contains("LIS-FNC") && text.contains("full"), "{text}");
+
+    assert_eq!(t.run(&["book", &sample("book-trip.json")]).code, 0);
+    let r = t.run(&["reset"]);
+    assert_eq!(r.code, 2, "no terminal, no --yes: {r}");
+    assert_eq!(
+        t.run(&["list", "--json"]).json()["trips"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = t.run(&["reset", "--yes"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stdout.contains("(1 trip(s))"), "{r}");
+    assert_eq!(t.run(&["list", "--json"]).json()["trips"], json!([]));
+    // The same trip books again from the full inventory: a new saga, not a duplicate.
+    let r = t.run(&["book", &sample("book-trip.json")]);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(!r.stdout.contains("already ended"), "{r}");
+}
+
+#[test]
+fn control_characters_in_ids_never_reach_the_terminal_raw() {
+    let t = Trip::new();
+    let entry = with_detail(main_entry(), |d| {
+        d["tripId"] = json!("evil\u{1b}[2J\u{7}id")
+    });
+    let file = t.write("e.json", &json!([entry]));
+    let r = t.run(&["book", &file]);
+    assert_eq!(r.code, 4, "{r}");
+    assert!(
+        !r.stdout.contains('\u{1b}') && !r.stdout.contains('\u{7}'),
+        "{r:?}",
+        r = r.stdout
+    );
+    assert!(r.stdout.contains("evil\\u{1b}[2J\\u{7}id"), "{r}");
+    let list = t.run(&["list"]);
+    assert!(!list.stdout.contains('\u{1b}'), "{:?}", list.stdout);
+}
