@@ -21,6 +21,16 @@ if [ -f infra/package.json ]; then
   export PATH="$root/infra/node_modules/.bin:$PATH"
 fi
 
+step "browser (Debian's chromium, for trip ui's browser tests)"
+# The browser tests fail without it (ui/tests/browser.rs); a fresh machine gets it here.
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+chromium --version 2>/dev/null
+
 step "rust tests"
 export TRIP_ASL_VALIDATOR=1
 if command -v cargo-nextest >/dev/null 2>&1; then

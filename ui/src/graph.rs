@@ -81,13 +81,23 @@ pub enum GraphError {
     Missing(&'static str),
 }
 
-fn outgoing(state: &Value) -> Vec<(String, &'static str, Option<String>)> {
+/// An edge out of a state: its target, its kind and its label.
+type Out = (String, &'static str, Option<String>);
+/// Every state's edges, by name.
+type Adjacency<'a> = BTreeMap<&'a str, Vec<Out>>;
+
+fn outgoing(state: &Value) -> Vec<Out> {
     let mut out = Vec::new();
     let s = |v: &Value| v.as_str().map(str::to_owned);
     if let Some(n) = state.get("Next").and_then(s) {
         out.push((n, "next", None));
     }
-    for c in state.get("Choices").and_then(Value::as_array).into_iter().flatten() {
+    for c in state
+        .get("Choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(n) = c.get("Next").and_then(s) {
             out.push((n, "choice", None));
         }
@@ -95,7 +105,12 @@ fn outgoing(state: &Value) -> Vec<(String, &'static str, Option<String>)> {
     if let Some(n) = state.get("Default").and_then(s) {
         out.push((n, "default", None));
     }
-    for c in state.get("Catch").and_then(Value::as_array).into_iter().flatten() {
+    for c in state
+        .get("Catch")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(n) = c.get("Next").and_then(s) {
             let errors = c
                 .get("ErrorEquals")
@@ -125,7 +140,7 @@ pub fn layout(definition: &str) -> Result<Graph, GraphError> {
         .get("States")
         .and_then(Value::as_object)
         .ok_or(GraphError::Missing("States"))?;
-    let edges_of: BTreeMap<&str, Vec<(String, &'static str, Option<String>)>> = states
+    let edges_of: Adjacency = states
         .iter()
         .map(|(name, st)| (name.as_str(), outgoing(st)))
         .collect();
@@ -137,7 +152,7 @@ pub fn layout(definition: &str) -> Result<Graph, GraphError> {
     let mut seen: HashSet<&str> = HashSet::new();
     fn dfs<'a>(
         n: &'a str,
-        edges_of: &'a BTreeMap<&'a str, Vec<(String, &'static str, Option<String>)>>,
+        edges_of: &'a Adjacency<'a>,
         order: &mut Vec<&'a str>,
         seen: &mut HashSet<&'a str>,
         on_stack: &mut HashSet<&'a str>,
@@ -432,7 +447,12 @@ mod tests {
         for n in ["BookFlight", "BookCar", "NotifyTripBooked"] {
             assert_eq!(node(&g, n).x, x0, "{n} is on the happy path's column");
         }
-        for n in ["BookHotelFailed", "CancelCar", "CancelHotel", "TripBookingFailed"] {
+        for n in [
+            "BookHotelFailed",
+            "CancelCar",
+            "CancelHotel",
+            "TripBookingFailed",
+        ] {
             assert!(node(&g, n).x > x0, "{n} is beside the happy path");
         }
         // Each step below the one before it.
@@ -450,7 +470,11 @@ mod tests {
         // Nothing overlaps.
         let places: HashSet<(i64, i64)> = g.nodes.iter().map(|n| (n.x, n.y)).collect();
         assert_eq!(places.len(), g.nodes.len());
-        assert!(g.nodes.iter().all(|n| n.x + NODE_W <= g.width && n.y + NODE_H <= g.height));
+        assert!(
+            g.nodes
+                .iter()
+                .all(|n| n.x + NODE_W <= g.width && n.y + NODE_H <= g.height)
+        );
     }
 
     #[test]
@@ -517,7 +541,10 @@ mod tests {
         assert_eq!(places.len(), 5);
         let kinds: Vec<&str> = g.edges.iter().map(|e| e.kind).collect();
         assert!(kinds.contains(&"choice") && kinds.contains(&"default"));
-        assert!(node(&g, "Poll").y < node(&g, "Wait").y, "the loop's back edge is ignored");
+        assert!(
+            node(&g, "Poll").y < node(&g, "Wait").y,
+            "the loop's back edge is ignored"
+        );
         assert!(layout("{}").is_err() && layout("not json").is_err());
     }
 }

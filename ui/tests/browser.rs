@@ -111,7 +111,10 @@ fn eval(tab: &Tab, js: &str) -> Value {
 }
 
 fn count(tab: &Tab, selector: &str) -> u64 {
-    let js = format!("document.querySelectorAll({}).length", Value::from(selector));
+    let js = format!(
+        "document.querySelectorAll({}).length",
+        Value::from(selector)
+    );
     eval(tab, &js).as_u64().unwrap()
 }
 
@@ -148,14 +151,24 @@ fn screenshot(tab: &Tab, name: &str) {
 
 /// Hostile strings are text: none ran as script or became an element.
 fn assert_nothing_injected(tab: &Tab) {
-    assert_eq!(eval(tab, "document.body.dataset.pwned || null"), Value::Null);
-    assert_eq!(count(tab, "#app img, #app script"), 0, "no element came from data");
+    assert_eq!(
+        eval(tab, "document.body.dataset.pwned || null"),
+        Value::Null
+    );
+    assert_eq!(
+        count(tab, "#app img, #app script"),
+        0,
+        "no element came from data"
+    );
 }
 
-fn open<'a>(browser: &'a Browser, url: &str) -> std::sync::Arc<Tab> {
+fn open(browser: &Browser, url: &str) -> std::sync::Arc<Tab> {
     let tab = browser.new_tab().unwrap();
     tab.set_default_timeout(WAIT);
-    tab.navigate_to(url).unwrap().wait_until_navigated().unwrap();
+    tab.navigate_to(url)
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
     tab
 }
 
@@ -166,8 +179,15 @@ fn the_trips_view_lists_every_trip_with_counts_filters_and_search() {
     };
     let c = console();
     let tab = open(&browser, &c.ui.url_with_token());
-    wait_until(&tab, "document.querySelectorAll('#trips tr[data-trip-id]').length === 6");
-    assert_eq!(eval(&tab, "location.search"), "", "the token left the address bar");
+    wait_until(
+        &tab,
+        "document.querySelectorAll('#trips tr[data-trip-id]').length === 6",
+    );
+    assert_eq!(
+        eval(&tab, "location.search"),
+        "",
+        "the token left the address bar"
+    );
     assert_eq!(text(&tab, "[data-count=total]"), "6");
     assert_eq!(text(&tab, "[data-count=rejected]"), "2");
     assert_eq!(text(&tab, "[data-count=stuck]"), "1");
@@ -205,7 +225,10 @@ fn the_trips_view_lists_every_trip_with_counts_filters_and_search() {
         .unwrap()
         .click()
         .unwrap();
-    wait_until(&tab, "document.querySelectorAll('#trips tr[data-trip-id]').length === 2");
+    wait_until(
+        &tab,
+        "document.querySelectorAll('#trips tr[data-trip-id]').length === 2",
+    );
     assert_eq!(
         count(&tab, "#trips tr[data-state=rejected]"),
         2,
@@ -218,7 +241,10 @@ fn the_trips_view_lists_every_trip_with_counts_filters_and_search() {
         .unwrap();
     tab.find_element("#search").unwrap().click().unwrap();
     tab.type_str("lisbon").unwrap();
-    wait_until(&tab, "document.querySelectorAll('#trips tr[data-trip-id]').length === 2");
+    wait_until(
+        &tab,
+        "document.querySelectorAll('#trips tr[data-trip-id]').length === 2",
+    );
     assert_eq!(
         eval(
             &tab,
@@ -235,7 +261,10 @@ fn one_trip_shows_its_graph_timeline_history_and_bookings() {
     };
     let c = console();
     let tab = open(&browser, &format!("{}#/trip/{COMPENSATED}", c.ui.url()));
-    wait_until(&tab, "!!document.querySelector('#graph g.node[data-mark=failed]')");
+    wait_until(
+        &tab,
+        "!!document.querySelector('#graph g.node[data-mark=failed]')",
+    );
     assert_eq!(text(&tab, "#trip-id"), COMPENSATED);
     assert_eq!(
         eval(
@@ -291,19 +320,26 @@ fn one_trip_shows_its_graph_timeline_history_and_bookings() {
 
     // The stuck trip: where it waits, and the hostile trip's page: its id as text.
     let tab = open(&browser, &format!("{}#/trip/{STUCK}", c.ui.url()));
-    wait_until(&tab, "!!document.querySelector('#graph g.node[data-mark=current]')");
+    wait_until(
+        &tab,
+        "!!document.querySelector('#graph g.node[data-mark=current]')",
+    );
     assert_eq!(
-        eval(&tab, "document.querySelector('#graph g.node[data-mark=current]').dataset.stateName"),
+        eval(
+            &tab,
+            "document.querySelector('#graph g.node[data-mark=current]').dataset.stateName"
+        ),
         "BookFlight"
     );
-    let encoded: String = HOSTILE_TRIP
-        .bytes()
-        .map(|b| format!("%{b:02X}"))
-        .collect();
+    let encoded: String = HOSTILE_TRIP.bytes().map(|b| format!("%{b:02X}")).collect();
     let tab = open(&browser, &format!("{}#/trip/{encoded}", c.ui.url()));
     wait_until(&tab, "!!document.querySelector('#reasons li')");
     assert_eq!(text(&tab, "#trip-id"), HOSTILE_TRIP);
-    assert_eq!(count(&tab, "#no-execution"), 1, "a rejected trip ran no state machine");
+    assert_eq!(
+        count(&tab, "#no-execution"),
+        1,
+        "a rejected trip ran no state machine"
+    );
     assert_nothing_injected(&tab);
     screenshot(&tab, "trip-hostile-rejected.png");
 }
@@ -315,7 +351,10 @@ fn the_dead_letters_view_and_live_updates() {
     };
     let c = console();
     let tab = open(&browser, &format!("{}#/dlq", c.ui.url_with_token()));
-    wait_until(&tab, "document.querySelectorAll('#dead-letters tbody tr').length === 1");
+    wait_until(
+        &tab,
+        "document.querySelectorAll('#dead-letters tbody tr').length === 1",
+    );
     assert_eq!(text(&tab, "#dlq-count"), "1");
     assert!(text(&tab, "#dead-letters pre").contains(HOSTILE_TYPE));
     assert!(!text(&tab, "#dead-letters td.reason").is_empty());
@@ -325,8 +364,14 @@ fn the_dead_letters_view_and_live_updates() {
 
     // Live: another writer books a trip; the open list shows it without a reload.
     let tab = open(&browser, &c.ui.url());
-    wait_until(&tab, "document.querySelectorAll('#trips tr[data-trip-id]').length === 6");
-    wait_until(&tab, "document.getElementById('live').textContent === 'live'");
+    wait_until(
+        &tab,
+        "document.querySelectorAll('#trips tr[data-trip-id]').length === 6",
+    );
+    wait_until(
+        &tab,
+        "document.getElementById('live').textContent === 'live'",
+    );
     assert_eq!(count(&tab, "#redrive"), 0);
     {
         let mut rt = trip_local::Runtime::open(trip_local::RuntimeOptions {
@@ -345,7 +390,10 @@ fn the_dead_letters_view_and_live_updates() {
 
     // Without the token in its address, the page offers no action.
     let tab = open(&browser, &format!("{}#/dlq", c.ui.url()));
-    wait_until(&tab, "document.querySelectorAll('#dead-letters tbody tr').length >= 1");
+    wait_until(
+        &tab,
+        "document.querySelectorAll('#dead-letters tbody tr').length >= 1",
+    );
     // (sessionStorage is per tab: this tab never saw the token)
     assert_eq!(count(&tab, "#redrive"), 0);
 }

@@ -58,7 +58,11 @@ pub fn build_store(store: &Path) {
     {
         // Wall time, idle waits skipped (the dead letter's five receives, 60 s apart).
         let mut rt = open(store, ClockChoice::Wall { fast_forward: true });
-        for sample in ["book-trip.json", "book-trip-car-fails.json", "book-trip-invalid.json"] {
+        for sample in [
+            "book-trip.json",
+            "book-trip-car-fails.json",
+            "book-trip-invalid.json",
+        ] {
             rt.put_events(&entries(sample)).unwrap();
             rt.run_until_idle(None, |_| true).unwrap();
         }
@@ -72,7 +76,11 @@ pub fn build_store(store: &Path) {
         });
         rt.send_raw("hotel", hostile.to_string()).unwrap();
         rt.run_until_idle(None, |_| true).unwrap();
-        assert_eq!(rt.dead_letters().len(), 1, "the hostile message is dead-lettered");
+        assert_eq!(
+            rt.dead_letters().len(),
+            1,
+            "the hostile message is dead-lettered"
+        );
     }
     {
         // Twenty minutes ago, half-way through: the hotel booked, the flight requested, then
@@ -92,6 +100,11 @@ pub fn build_store(store: &Path) {
         }
     }
     // A trip requested just now, which no one has run yet.
-    let mut rt = open(store, ClockChoice::Wall { fast_forward: false });
+    let mut rt = open(
+        store,
+        ClockChoice::Wall {
+            fast_forward: false,
+        },
+    );
     rt.put_events(&renamed(RUNNING)).unwrap();
 }
