@@ -435,7 +435,9 @@ fn path_field(
         Some(Value::Null) => Ok(PathField::Null),
         Some(Value::String(s)) => {
             let p = Path::parse(s).map_err(|e| err(&format!("{loc} field '{key}'"), e))?;
-            if p.context {
+            // InputPath, OutputPath and ItemsPath may read the context object; a ResultPath
+            // writes into the state's output, never into the context.
+            if p.context && key == "ResultPath" {
                 return Err(err(
                     &format!("{loc} field '{key}'"),
                     "must not refer to the context object",

@@ -21,7 +21,7 @@ use crate::integrations::{
     TaskOutcome, TaskRequest, split_resource,
 };
 use crate::intrinsics::{self, RandomSource};
-use crate::path::{self, TemplateScope};
+use crate::path::{self, PathField, TemplateScope};
 use crate::store::{ExecutionStore, StoredStateMachine, WriteBatch};
 
 /// Where time comes from: milliseconds since the Unix epoch.
@@ -156,6 +156,10 @@ pub struct Thread {
     pub input: Value,
     pub entered_ms: i64,
     pub last_event: u64,
+    /// The id of the current state's `...StateEntered` event, which AWS names in the cause
+    /// of a `States.Runtime` error.
+    #[serde(default)]
+    pub entered_event: u64,
     pub phase: Phase,
     #[serde(default)]
     pub retry_counts: Vec<u32>,
@@ -581,6 +585,7 @@ impl Engine {
             input: input.clone(),
             entered_ms: now,
             last_event: 0,
+            entered_event: 0,
             phase: Phase::Enter,
             retry_counts: Vec::new(),
             retry_total: 0,
@@ -1236,6 +1241,41 @@ impl Engine {
         }
     }
 
+    /// `InputPath`, `OutputPath` or `ItemsPath` over `value`; a `$$` path reads the context
+    /// object instead ("you can use a path that starts with $$ ... in InputPath, OutputPath,
+    /// ItemsPath", https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html).
+    fn pick(
+        &self,
+        ex: &Exec,
+        th: &Thread,
+        field: &PathField,
+        value: &Value,
+        name: &str,
+    ) -> Result<Value, Failure> {
+        match field {
+            PathField::Path(p) if p.context => {
+                let ctx = self.context(ex, th, None, None);
+                field.select_input_with_context(value, &ctx, name)
+            }
+            _ => field.select_input(value, name),
+        }
+    }
+
+    /// Whether the thread's current state can retry: only those states have
+    /// `$$.State.RetryCount` in their context object.
+    fn state_retries(&self, ex: &Exec, th: &Thread) -> bool {
+        self.machines
+            .get(&ex.record.state_machine_arn)
+            .and_then(|m| resolve_scope(&m.def, &th.scope))
+            .and_then(|m| m.states.get(&th.state))
+            .is_some_and(|st| {
+                matches!(
+                    st.kind,
+                    StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
+                )
+            })
+    }
+
     fn context(
         &self,
         ex: &Exec,
@@ -1260,13 +1300,15 @@ impl Engine {
             "State": {
                 "EnteredTime": format_timestamp(th.entered_ms),
                 "Name": th.state,
-                "RetryCount": th.retry_total,
             },
             "StateMachine": {
                 "Id": ex.record.state_machine_arn,
                 "Name": machine_name,
             },
         });
+        if self.state_retries(ex, th) {
+            ctx["State"]["RetryCount"] = th.retry_total.into();
+        }
         if let Some(t) = token {
             ctx["Task"] = json!({ "Token": t });
         }
@@ -1289,6 +1331,7 @@ impl Engine {
             "stateEnteredEventDetails",
             json!({"name": st.name, "input": th.input.to_string(), "inputDetails": not_truncated()}),
         );
+        th.entered_event = th.last_event;
         let result = match &st.kind {
             StateKind::Pass { result } => self.run_pass(ex, th, st, result.as_ref()),
             StateKind::Task(_) => {
@@ -1302,7 +1345,7 @@ impl Engine {
             StateKind::Choice { choices, default } => {
                 let ctx = self.context(ex, th, None, None);
                 (|| {
-                    let effective = st.input_path.select_input(&th.input, "InputPath")?;
+                    let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
                     let mut next = None;
                     for rule in choices {
                         if choice::evaluate(&rule.condition, &effective, &ctx)? {
@@ -1314,15 +1357,15 @@ impl Engine {
                         Failure::new(names::NO_CHOICE_MATCHED, format!(
                             "No Choice Rules matched and no Default was specified in state '{}'", st.name))
                     })?;
-                    let output = st.output_path.select_input(&effective, "OutputPath")?;
+                    let output = self.pick(ex, th, &st.output_path, &effective, "OutputPath")?;
                     Ok((output, Some(next)))
                 })()
             }
             StateKind::Wait(spec) => {
                 let r = (|| {
-                    let effective = st.input_path.select_input(&th.input, "InputPath")?;
+                    let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
                     let until = wait_until(spec, &effective, now)?;
-                    let output = st.output_path.select_input(&effective, "OutputPath")?;
+                    let output = self.pick(ex, th, &st.output_path, &effective, "OutputPath")?;
                     Ok((until, output))
                 })();
                 match r {
@@ -1338,8 +1381,11 @@ impl Engine {
                 return;
             }
             StateKind::Succeed => (|| {
-                let effective = st.input_path.select_input(&th.input, "InputPath")?;
-                Ok((st.output_path.select_input(&effective, "OutputPath")?, None))
+                let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
+                Ok((
+                    self.pick(ex, th, &st.output_path, &effective, "OutputPath")?,
+                    None,
+                ))
             })(),
             StateKind::Fail { error, cause } => {
                 let ctx = self.context(ex, th, None, None);
@@ -1364,7 +1410,8 @@ impl Engine {
                     })
                 })();
                 match r {
-                    Ok(f) | Err(f) => fail_thread(th, f),
+                    Ok(f) => fail_thread(th, f),
+                    Err(f) => fail_thread(th, in_state(th, f)),
                 }
                 return;
             }
@@ -1382,7 +1429,7 @@ impl Engine {
         st: &State,
         result: Option<&Value>,
     ) -> Result<(Value, Option<String>), Failure> {
-        let effective = st.input_path.select_input(&th.input, "InputPath")?;
+        let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
         let effective = match &st.parameters {
             Some(t) => {
                 let ctx = self.context(ex, th, None, None);
@@ -1399,7 +1446,7 @@ impl Engine {
         };
         let res = result.cloned().unwrap_or(effective);
         let merged = st.result_path.merge_result(&th.input, res)?;
-        let output = st.output_path.select_input(&merged, "OutputPath")?;
+        let output = self.pick(ex, th, &st.output_path, &merged, "OutputPath")?;
         Ok((output, st.next.clone()))
     }
 
@@ -1456,7 +1503,7 @@ impl Engine {
                 None => result,
             };
             let merged = st.result_path.merge_result(&th.input, selected)?;
-            st.output_path.select_input(&merged, "OutputPath")
+            self.pick(ex, th, &st.output_path, &merged, "OutputPath")
         })();
         match r {
             Ok(output) => self.exit(ex, th, st, output, st.next.clone(), now),
@@ -1473,6 +1520,7 @@ impl Engine {
         failure: Failure,
         now: i64,
     ) {
+        let failure = in_state(th, failure);
         if let Some(idx) = st.retry.iter().position(|r| {
             r.error_equals
                 .iter()
@@ -1522,7 +1570,7 @@ impl Engine {
                     th.input = output;
                     th.phase = Phase::Enter;
                 }
-                Err(f) => fail_thread(th, f),
+                Err(f) => fail_thread(th, in_state(th, f)),
             }
             return;
         }
@@ -1535,7 +1583,7 @@ impl Engine {
         };
         let token = self.new_token(&mut ex.record);
         let prepared = (|| {
-            let effective = st.input_path.select_input(&th.input, "InputPath")?;
+            let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
             let ctx = self.context(ex, th, Some(&token), None);
             let params = match &st.parameters {
                 Some(t) => path::apply_template(
@@ -1674,7 +1722,7 @@ impl Engine {
 
     fn start_children(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, now: i64) {
         let prepared = (|| {
-            let effective = st.input_path.select_input(&th.input, "InputPath")?;
+            let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
             match &st.kind {
                 StateKind::Parallel { branches } => {
                     let effective = match &st.parameters {
@@ -1701,7 +1749,7 @@ impl Engine {
                     })
                 }
                 StateKind::Map(spec) => {
-                    let items = spec.items_path.select_input(&effective, "ItemsPath")?;
+                    let items = self.pick(ex, th, &spec.items_path, &effective, "ItemsPath")?;
                     let Value::Array(items) = items else {
                         return Err(Failure::runtime(format!(
                             "state '{}': the ItemsPath does not select an array",
@@ -1772,6 +1820,7 @@ impl Engine {
             input,
             entered_ms: now,
             last_event: parent.last_event,
+            entered_event: 0,
             phase: Phase::Enter,
             retry_counts: Vec::new(),
             retry_total: 0,
@@ -1965,6 +2014,8 @@ fn resolve_scope<'a>(
     Some(m)
 }
 
+/// `TimeoutSecondsPath`, `HeartbeatSecondsPath` and `MaxConcurrencyPath`: a missing path is
+/// Jayway's `Invalid path '$.x' : No results for path: $['x']`, as for the other path fields.
 fn resolve_seconds(
     spec: Option<&Seconds>,
     effective: &Value,
@@ -1975,46 +2026,71 @@ fn resolve_seconds(
         Some(Seconds::Fixed(n)) => Ok(Some(*n)),
         Some(Seconds::Path(p)) => {
             let v = p.select(effective).ok_or_else(|| {
-                Failure::runtime(format!("The {field} '{p}' could not be found in the input"))
+                Failure::runtime(format!(
+                    "Invalid path '{p}' : {}",
+                    p.missing_reason(effective)
+                ))
             })?;
             v.as_u64().map(Some).ok_or_else(|| {
                 Failure::runtime(format!(
-                    "The {field} '{p}' does not select a non-negative integer: {v}"
+                    "The {field} field refers to value '{}' which is not a valid integer: {p}",
+                    plain(&v)
                 ))
             })
         }
     }
 }
 
+/// A value as AWS quotes it in a cause: strings without their JSON quotes.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The Wait state's times, with AWS's causes ("The SecondsPath parameter references a
+/// negative value: $.x == -1" and its siblings).
 fn wait_until(spec: &WaitSpec, effective: &Value, now: i64) -> Result<i64, Failure> {
-    let ts = |s: &str| -> Result<i64, Failure> {
-        choice::parse_timestamp(s)
-            .map(|t| t.timestamp_millis())
-            .ok_or_else(|| Failure::runtime(format!("'{s}' is not an RFC 3339 timestamp")))
-    };
     match spec {
         WaitSpec::Seconds(s) => Ok(now.saturating_add(secs_to_ms(*s))),
-        WaitSpec::Timestamp(t) => ts(t),
+        WaitSpec::Timestamp(t) => choice::parse_timestamp(t)
+            .map(|t| t.timestamp_millis())
+            .ok_or_else(|| Failure::runtime(format!("The Timestamp '{t}' is not valid"))),
         WaitSpec::SecondsPath(p) => {
             let v = p.select(effective).ok_or_else(|| {
                 Failure::runtime(format!(
-                    "The SecondsPath '{p}' could not be found in the input"
+                    "The SecondsPath parameter does not reference an input value: {p}"
                 ))
             })?;
-            let s = v.as_u64().ok_or_else(|| {
-                Failure::runtime(format!(
-                    "The SecondsPath '{p}' does not select a non-negative integer: {v}"
-                ))
-            })?;
-            Ok(now.saturating_add(secs_to_ms(s)))
+            match &v {
+                Value::Number(n) if n.as_u64().is_some() => {
+                    Ok(now.saturating_add(secs_to_ms(n.as_u64().unwrap_or_default())))
+                }
+                Value::Number(n) if n.as_i64().is_some() => Err(Failure::runtime(format!(
+                    "The SecondsPath parameter references a negative value: {p} == {n}"
+                ))),
+                other => Err(Failure::runtime(format!(
+                    "The SecondsPath parameter cannot be parsed as a long value: {p} == {}",
+                    plain(other)
+                ))),
+            }
         }
         WaitSpec::TimestampPath(p) => {
             let v = p.select(effective).ok_or_else(|| {
                 Failure::runtime(format!(
-                    "The TimestampPath '{p}' could not be found in the input"
+                    "The TimestampPath parameter does not reference an input value: {p}"
                 ))
             })?;
-            ts(v.as_str().unwrap_or_default())
+            v.as_str()
+                .and_then(choice::parse_timestamp)
+                .map(|t| t.timestamp_millis())
+                .ok_or_else(|| {
+                    Failure::runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {}",
+                        plain(&v)
+                    ))
+                })
         }
     }
 }
@@ -2047,6 +2123,26 @@ fn resolve_text(
             }
         }
     }
+}
+
+/// AWS's `States.Runtime` causes name the state and the event that entered it:
+/// "An error occurred while executing the state 'S' (entered at the event id #N). ..."
+/// (recorded on AWS, e.g. https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+/// lists States.Runtime; the cause text is what GetExecutionHistory shows).
+fn in_state(th: &Thread, mut f: Failure) -> Failure {
+    const PREFIX: &str = "An error occurred while executing the state '";
+    if f.error == names::RUNTIME {
+        let cause = f.cause.take().unwrap_or_default();
+        f.cause = Some(if cause.starts_with(PREFIX) {
+            cause
+        } else {
+            format!(
+                "{PREFIX}{}' (entered at the event id #{}). {cause}",
+                th.state, th.entered_event
+            )
+        });
+    }
+    f
 }
 
 fn fail_thread(th: &mut Thread, f: Failure) {

@@ -177,6 +177,59 @@ impl Path {
         Some(Value::Array(current.into_iter().cloned().collect()))
     }
 
+    /// Why a definite path selects nothing from `root`, in the words of the Jayway JsonPath
+    /// library Step Functions evaluates paths with: a missing last step is
+    /// `No results for path: $['a']['x']`, a missing step before it is
+    /// `Missing property in path $['a']`.
+    pub fn missing_reason(&self, root: &Value) -> String {
+        let mut cur = Some(root);
+        let mut walked = String::from("$");
+        let last = self.segments.len().saturating_sub(1);
+        for (i, seg) in self.segments.iter().enumerate() {
+            let (step, next) = match seg {
+                Segment::Field(f) => (
+                    format!("['{f}']"),
+                    cur.and_then(Value::as_object).and_then(|o| o.get(f)),
+                ),
+                Segment::Index(n) => (
+                    format!("[{n}]"),
+                    cur.and_then(Value::as_array).and_then(|a| {
+                        let idx = if *n < 0 {
+                            a.len().checked_sub(usize::try_from(n.unsigned_abs()).ok()?)
+                        } else {
+                            usize::try_from(*n).ok()
+                        };
+                        a.get(idx?)
+                    }),
+                ),
+                _ => return format!("No results for path: {}", self.normalized()),
+            };
+            walked.push_str(&step);
+            if next.is_none() {
+                if i < last && matches!(seg, Segment::Field(_)) && cur.is_some_and(Value::is_object)
+                {
+                    return format!("Missing property in path {walked}");
+                }
+                return format!("No results for path: {}", self.normalized());
+            }
+            cur = next;
+        }
+        format!("No results for path: {}", self.normalized())
+    }
+
+    /// The path as Jayway prints it: `$['a'][0]['b']`.
+    pub fn normalized(&self) -> String {
+        let mut out = String::from(if self.context { "$$" } else { "$" });
+        for seg in &self.segments {
+            match seg {
+                Segment::Field(f) => out.push_str(&format!("['{f}']")),
+                Segment::Index(n) => out.push_str(&format!("[{n}]")),
+                _ => return self.text.clone(),
+            }
+        }
+        out
+    }
+
     /// Writes `value` at this reference path inside `root`, creating missing objects on the way
     /// (`ResultPath` semantics).
     pub fn set(&self, root: Value, value: Value) -> Result<Value, String> {
@@ -436,16 +489,27 @@ pub enum PathField {
 
 impl PathField {
     /// `InputPath`/`OutputPath`: select, or `{}` for null.
-    pub fn select_input(&self, value: &Value, field: &str) -> Result<Value, Failure> {
+    /// `_field` names the field for the caller's reading; AWS's cause does not repeat it.
+    pub fn select_input(&self, value: &Value, _field: &str) -> Result<Value, Failure> {
         match self {
             PathField::Default => Ok(value.clone()),
             PathField::Null => Ok(Value::Object(Map::new())),
-            PathField::Path(p) => p.select(value).ok_or_else(|| {
-                Failure::runtime(format!(
-                    "Invalid path '{p}' : The {field} '{p}' could not be found in the input '{}'",
-                    truncate(&value.to_string())
-                ))
-            }),
+            PathField::Path(p) => p.select(value).ok_or_else(|| invalid_path(p, value)),
+        }
+    }
+
+    /// `InputPath`/`OutputPath`/`ItemsPath` that may read the context object (`$$...`).
+    pub fn select_input_with_context(
+        &self,
+        value: &Value,
+        context: &Value,
+        field: &str,
+    ) -> Result<Value, Failure> {
+        match self {
+            PathField::Path(p) if p.context => {
+                p.select(context).ok_or_else(|| invalid_path(p, context))
+            }
+            other => other.select_input(value, field),
         }
     }
 
@@ -461,6 +525,12 @@ impl PathField {
             }),
         }
     }
+}
+
+/// AWS's cause for a path field that selects nothing
+/// (`Invalid path '$.Payload' : No results for path: $['Payload']`).
+fn invalid_path(p: &Path, root: &Value) -> Failure {
+    Failure::runtime(format!("Invalid path '{p}' : {}", p.missing_reason(root)))
 }
 
 pub(crate) fn truncate(s: &str) -> String {

@@ -1,0 +1,291 @@
+//! Where the interpreter used to answer differently from Step Functions, each case with the
+//! AWS page it follows. Error causes are compared word for word: the texts are AWS's as its
+//! GetExecutionHistory shows them (the documentation names the errors, not their causes; see
+//! tests/conformance/DIFFERENCES.md for the texts no AWS page gives).
+
+use serde_json::{Value, json};
+use trip_workflow::{ExecutionStatus, Responses, ScriptedResponse, ScriptedRun, run_scripted};
+
+fn run(def: Value, input: Value) -> ScriptedRun {
+    run_with(def, input, Responses::default())
+}
+
+fn run_with(def: Value, input: Value, r: Responses) -> ScriptedRun {
+    run_scripted(&def.to_string(), &Default::default(), input, &r).unwrap()
+}
+
+fn loads(def: Value) -> Result<(), String> {
+    trip_workflow::load_definition(&def.to_string(), &Default::default())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn runtime_cause(r: &ScriptedRun) -> &str {
+    assert_eq!(r.status, ExecutionStatus::Failed, "{:?}", r.output);
+    assert_eq!(r.error.as_deref(), Some("States.Runtime"), "{:?}", r.cause);
+    r.cause.as_deref().unwrap_or_default()
+}
+
+const TASK: &str = "arn:aws:lambda:us-east-1:123456789012:function:work";
+
+mod runtime_causes {
+    use super::*;
+
+    fn wait(field: &str, path: &str) -> Value {
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", field: path, "End": true}}})
+    }
+
+    /// States.Runtime: "An execution failed due to some exception that it couldn't process"
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+    /// Its cause names the state and the id of the event that entered it.
+    #[test]
+    fn a_cause_starts_with_the_state_and_the_event_that_entered_it() {
+        let def = json!({"StartAt": "First", "States": {
+            "First": {"Type": "Pass", "Next": "Second"},
+            "Second": {"Type": "Pass", "InputPath": "$.Payload", "End": true}}});
+        let r = run(def, json!({"StatusCode": 200}));
+        // 1 ExecutionStarted, 2 PassStateEntered, 3 PassStateExited, 4 PassStateEntered (Second)
+        assert_eq!(
+            runtime_cause(&r),
+            "An error occurred while executing the state 'Second' (entered at the event id #4). \
+             Invalid path '$.Payload' : No results for path: $['Payload']"
+        );
+    }
+
+    /// Jayway JsonPath's words, which Step Functions passes on: a missing step before the
+    /// last is "Missing property in path".
+    #[test]
+    fn a_missing_intermediate_property_is_named() {
+        let def = json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "OutputPath": "$.no.x", "End": true}}});
+        assert_eq!(
+            runtime_cause(&run(def, json!({"a": 1}))),
+            "An error occurred while executing the state 'S' (entered at the event id #2). \
+             Invalid path '$.no.x' : Missing property in path $['no']"
+        );
+        let def = json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "InputPath": "$.a.x", "End": true}}});
+        assert_eq!(
+            runtime_cause(&run(def, json!({"a": {"y": 1}}))),
+            "An error occurred while executing the state 'S' (entered at the event id #2). \
+             Invalid path '$.a.x' : No results for path: $['a']['x']"
+        );
+    }
+
+    /// Wait state, SecondsPath: "the value ... must be a positive integer"
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/state-wait.html).
+    #[test]
+    fn seconds_path_causes() {
+        let prefix =
+            "An error occurred while executing the state 'W' (entered at the event id #2). ";
+        let r = run(wait("SecondsPath", "$.x"), json!({"x": -1}));
+        assert_eq!(
+            runtime_cause(&r),
+            format!("{prefix}The SecondsPath parameter references a negative value: $.x == -1")
+        );
+        let r = run(wait("SecondsPath", "$.x"), json!({"x": "abc"}));
+        assert_eq!(
+            runtime_cause(&r),
+            format!(
+                "{prefix}The SecondsPath parameter cannot be parsed as a long value: $.x == abc"
+            )
+        );
+        let r = run(wait("SecondsPath", "$.x"), json!({"x": 1.5}));
+        assert_eq!(
+            runtime_cause(&r),
+            format!(
+                "{prefix}The SecondsPath parameter cannot be parsed as a long value: $.x == 1.5"
+            )
+        );
+        let r = run(wait("SecondsPath", "$.x"), json!({}));
+        assert_eq!(
+            runtime_cause(&r),
+            format!("{prefix}The SecondsPath parameter does not reference an input value: $.x")
+        );
+    }
+
+    /// TimestampPath: "Timestamps must conform to the RFC3339 profile of ISO 8601, with the
+    /// further restrictions that an uppercase T must separate the date and time portions, and
+    /// an uppercase Z must denote that a numeric time zone offset is not present"
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/state-wait.html). A time without
+    /// an offset is refused.
+    #[test]
+    fn timestamp_path_causes() {
+        let r = run(
+            wait("TimestampPath", "$.at"),
+            json!({"at": "2016-03-14T01:59:00"}),
+        );
+        assert_eq!(
+            runtime_cause(&r),
+            "An error occurred while executing the state 'W' (entered at the event id #2). \
+             The TimestampPath parameter does not reference a valid ISO-8601 extended offset \
+             date-time format string: $.at == 2016-03-14T01:59:00"
+        );
+        let r = run(
+            wait("TimestampPath", "$.at"),
+            json!({"at": "2016-03-14T01:59:00.0000000Z"}),
+        );
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    }
+
+    /// A Parameters path that selects nothing (the message of the Step Functions workshop's
+    /// "Check Address" example: "The JSONPath '$.application.address' specified for the field
+    /// 'address.$' could not be found in the input '{\"flagged\":false}'").
+    #[test]
+    fn a_parameters_path_names_the_field_and_the_input() {
+        let def = json!({"StartAt": "Check Address", "States": {"Check Address": {"Type": "Pass",
+            "Parameters": {"address.$": "$.application.address"}, "End": true}}});
+        assert_eq!(
+            runtime_cause(&run(def, json!({"flagged": false}))),
+            "An error occurred while executing the state 'Check Address' (entered at the event id #2). \
+             The JSONPath '$.application.address' specified for the field 'address.$' could not be found in the input '{\"flagged\":false}'"
+        );
+    }
+
+    /// A timeout path that selects nothing.
+    #[test]
+    fn a_timeout_seconds_path_that_selects_nothing() {
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": TASK,
+            "TimeoutSecondsPath": "$.t", "End": true}}});
+        assert_eq!(
+            runtime_cause(&run(def, json!({}))),
+            "An error occurred while executing the state 'T' (entered at the event id #2). \
+             Invalid path '$.t' : No results for path: $['t']"
+        );
+    }
+
+    /// A task's own error keeps its cause as the task gave it.
+    #[test]
+    fn task_errors_are_not_prefixed() {
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": TASK, "End": true}}});
+        let r = run_with(
+            def,
+            json!({}),
+            Responses::default().with("T", ScriptedResponse::error("Trip.Failed", "sold out")),
+        );
+        assert_eq!(r.cause.as_deref(), Some("sold out"));
+    }
+}
+
+mod intrinsics {
+    use super::*;
+
+    fn pass(expr: &str, input: Value) -> ScriptedRun {
+        run(
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+                "Parameters": {"v.$": expr}, "End": true}}}),
+            input,
+        )
+    }
+
+    fn value(expr: &str, input: Value) -> Value {
+        let r = pass(expr, input);
+        assert_eq!(
+            r.status,
+            ExecutionStatus::Succeeded,
+            "{expr}: {:?}",
+            r.cause
+        );
+        r.output.expect("output")["v"].clone()
+    }
+
+    /// States.MathAdd "returns the sum of two numbers"
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html,
+    /// "Intrinsics for math operations"); AWS rounds a non-integer sum: 1.49 + 1.49 = 3.
+    #[test]
+    fn math_add_rounds_non_integer_arguments() {
+        assert_eq!(
+            value("States.MathAdd($.a, $.b)", json!({"a": 1.49, "b": 1.49})),
+            json!(3)
+        );
+        assert_eq!(
+            value("States.MathAdd($.a, $.b)", json!({"a": 111, "b": -1})),
+            json!(110)
+        );
+        assert_eq!(value("States.MathAdd(1.2, 1.2)", json!({})), json!(2));
+        assert_eq!(value("States.MathAdd(-1.5, 0)", json!({})), json!(-1));
+    }
+
+    /// States.MathRandom "returns a random number between the start (inclusive) and end
+    /// (exclusive)" (same page); non-integer bounds are accepted.
+    #[test]
+    fn math_random_accepts_non_integer_bounds() {
+        for _ in 0..20 {
+            let v = value(
+                "States.MathRandom($.start, $.end)",
+                json!({"start": 1.2, "end": 3.7}),
+            );
+            let n = v.as_i64().expect("an integer");
+            assert!((1..4).contains(&n), "{n}");
+        }
+    }
+
+    /// States.StringToJson "takes an escaped JSON string as an argument and returns it as
+    /// JSON" (same page, "Intrinsics for JSON data manipulation"); blank text is null and
+    /// "-0" is 0 on AWS.
+    #[test]
+    fn string_to_json_of_blank_text_and_negative_zero() {
+        assert_eq!(
+            value("States.StringToJson($.s)", json!({"s": ""})),
+            Value::Null
+        );
+        assert_eq!(
+            value("States.StringToJson($.s)", json!({"s": " "})),
+            Value::Null
+        );
+        let zero = value("States.StringToJson($.s)", json!({"s": "-0"}));
+        assert_eq!(zero.to_string(), "0");
+        assert_eq!(
+            value(
+                "States.StringToJson($.s)",
+                json!({"s": "{\"foo\": \"bar\"}"})
+            ),
+            json!({"foo": "bar"})
+        );
+    }
+
+    /// States.Format prints JSON objects and arrays the way AWS's Java runtime does:
+    /// `{Arg1=1, Arg2=[]}`.
+    #[test]
+    fn format_prints_objects_and_arrays_java_style() {
+        assert_eq!(
+            value(
+                "States.Format('x={}', $.o)",
+                json!({"o": {"Arg1": 1, "Arg2": []}})
+            ),
+            json!("x={Arg1=1, Arg2=[]}")
+        );
+        assert_eq!(
+            value(
+                "States.Format('{} {}', $.a, $.s)",
+                json!({"a": [1, "two", null, true], "s": "str"})
+            ),
+            json!("[1, two, null, true] str")
+        );
+        assert_eq!(
+            value(
+                "States.Format('{}', $.o)",
+                json!({"o": {"n": {"deep": [{"k": "v"}]}}})
+            ),
+            json!("{n={deep=[{k=v}]}}")
+        );
+    }
+
+    /// "The following characters are reserved for intrinsic functions, and must be escaped
+    /// using a backslash ('\') if you want them to appear in the Value: ' { } and \"
+    /// (intrinsic-functions.html, "Reserved characters in intrinsic functions"): any other
+    /// escape makes the definition invalid.
+    #[test]
+    fn illegal_escapes_in_intrinsic_strings_are_refused() {
+        let def = |expr: &str| {
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+                "Parameters": {"v.$": expr}, "End": true}}})
+        };
+        let err = loads(def("States.Format('a\\nb')")).expect_err("\\n is not an allowed escape");
+        assert!(err.contains("illegal escape"), "{err}");
+        assert!(loads(def("States.Format('a\\qb')")).is_err());
+        assert!(loads(def("States.Format('it\\'s \\{\\} \\\\ ok')")).is_ok());
+        assert_eq!(
+            value("States.Format('it\\'s \\{\\} \\\\')", json!({})),
+            json!("it's {} \\")
+        );
+    }
+}
