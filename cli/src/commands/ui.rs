@@ -25,12 +25,14 @@ pub fn ui(ctx: &Ctx, args: UiArgs) -> anyhow::Result<u8> {
     })?;
     let url = running.url_with_token();
     if ctx.out.json {
-        ctx.out.print_json(&serde_json::json!({
+        // One line: the command keeps running, so a script reads the address line by line.
+        let started = serde_json::json!({
             "url": running.url(),
             "urlWithToken": url,
             "token": running.token(),
             "store": store.display().to_string(),
-        }));
+        });
+        println!("{started}");
     } else {
         println!("trip ui · store {} · read-only", store.display());
         println!("  {url}");
