@@ -289,3 +289,70 @@ mod intrinsics {
         );
     }
 }
+
+mod jsonpath {
+    use super::*;
+
+    fn select(path: &str, input: Value) -> ScriptedRun {
+        run(
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": path, "End": true}}}),
+            input,
+        )
+    }
+
+    /// Step Functions paths are JsonPath as Jayway implements it ("Step Functions uses the
+    /// Jayway Java implementation of JsonPath" hints at it; the filter examples follow
+    /// https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html,
+    /// "Reference paths" and "Paths", and Jayway's README operators).
+    #[test]
+    fn filter_expressions_select_the_matching_elements() {
+        let input = json!({"users": [
+            {"name": "a", "status": 0, "age": 30},
+            {"name": "b", "status": 1, "age": 17},
+            {"name": "c", "status": 0, "age": 12}
+        ], "min": 18});
+        let r = select("$.users[?(@.status == 0)]", input.clone());
+        assert_eq!(
+            r.output,
+            Some(
+                json!([{"name": "a", "status": 0, "age": 30}, {"name": "c", "status": 0, "age": 12}])
+            )
+        );
+        let r = select("$.users[?(@.age >= $.min)].name", input.clone());
+        assert_eq!(r.output, Some(json!(["a"])));
+        let r = select(
+            "$.users[?(@.name in ['b', 'c'] && @.age < 15)].name",
+            input.clone(),
+        );
+        assert_eq!(r.output, Some(json!(["c"])));
+        let r = select("$.users[?(@.name =~ /[AB]/i)].name", input);
+        assert_eq!(r.output, Some(json!(["a", "b"])));
+    }
+
+    /// A filter in a Parameters path (a payload template's `.$` value takes any path).
+    #[test]
+    fn a_filter_works_in_parameters() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "Parameters": {"kept.$": "$.items[?(@.keep)].n"}, "End": true}}});
+        let r = run(def, json!({"items": [{"keep": true, "n": 1}, {"n": 2}]}));
+        assert_eq!(r.output, Some(json!({"kept": [1]})));
+    }
+
+    /// Quoted keys take backslash escapes: `$['Test\"Name\"']` names the key `Test"Name"`.
+    #[test]
+    fn quoted_keys_with_escapes() {
+        let r = select("$['Test\\\"Name\\\"']", json!({"Test\"Name\"": 7}));
+        assert_eq!(r.output, Some(json!(7)), "{:?}", r.cause);
+        let r = select("$['it\\'s']", json!({"it's": 8}));
+        assert_eq!(r.output, Some(json!(8)), "{:?}", r.cause);
+        let r = select("$[\"a.b\"]", json!({"a.b": 9}));
+        assert_eq!(r.output, Some(json!(9)), "{:?}", r.cause);
+    }
+
+    #[test]
+    fn a_malformed_filter_is_refused_at_load() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "InputPath": "$.a[?(@.b ==)]", "End": true}}});
+        assert!(loads(def).is_err());
+    }
+}
