@@ -3,6 +3,8 @@
 
 mod aws;
 mod commands;
+mod graph;
+mod history;
 mod output;
 mod timeline;
 
@@ -57,6 +59,11 @@ struct Cli {
         default_value = ".trip/trip.db"
     )]
     store: PathBuf,
+    /// How hard each commit holds on: `full` fsyncs the store's log at every commit (a
+    /// committed step survives a power loss or OS crash); `normal` survives the process
+    /// crashing only, and is faster on slow disks.
+    #[arg(long, global = true, env = "TRIP_DURABILITY", default_value_t = trip_local::Durability::Full)]
+    durability: trip_local::Durability,
     /// Keep everything in memory (nothing survives the command).
     #[arg(long, global = true)]
     memory: bool,
@@ -82,6 +89,8 @@ enum Command {
     Watch(commands::watch::WatchArgs),
     /// A saga's state: outcome, bookings, events and execution history.
     Status(commands::status::StatusArgs),
+    /// Every trip in the store with its outcome, like `aws stepfunctions list-executions`.
+    List(commands::list::ListArgs),
     /// Dead-letter queues: list what is in them, or redrive it.
     Dlq(commands::dlq::DlqArgs),
     /// Test an event pattern against an event, like `aws events test-event-pattern`.
@@ -100,12 +109,15 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Dollars per million trips on AWS, priced from what sagas do in the embedded runtime.
     Cost(commands::cost::CostArgs),
+    /// A local web console: trips, each saga's graph, events, history and dead letters.
+    Ui(commands::ui::UiArgs),
 }
 
 pub struct Ctx {
     pub store: Option<PathBuf>,
     /// Whether `--store` was given on the command line (not defaulted, not from TRIP_STORE).
     pub store_given: bool,
+    pub durability: trip_local::Durability,
     pub out: Output,
 }
 
@@ -126,6 +138,7 @@ fn main() -> ExitCode {
     let ctx = Ctx {
         store: (!cli.memory).then_some(cli.store),
         store_given,
+        durability: cli.durability,
         out: Output::new(cli.no_color, cli.json),
     };
     if cli.aws.aws {
@@ -137,6 +150,7 @@ fn main() -> ExitCode {
         Command::Resume(a) => commands::book::resume(&ctx, a),
         Command::Watch(a) => commands::watch::watch(&ctx, a),
         Command::Status(a) => commands::status::status(&ctx, a),
+        Command::List(a) => commands::list::list(&ctx, a),
         Command::Dlq(a) => commands::dlq::dlq(&ctx, a),
         Command::TestEventPattern(a) => commands::pattern::test_event_pattern(&ctx, a),
         Command::States(a) => commands::states::states(&ctx, a),
@@ -145,6 +159,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => commands::bench::bench(&ctx, a),
         Command::Cost(a) => commands::cost::cost(&ctx, a),
         Command::Simulate(a) => commands::simulate::simulate(&ctx, a),
+        Command::Ui(a) => commands::ui::ui(&ctx, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -23,6 +23,8 @@ pub mod runtime;
 pub mod simulate;
 pub mod store;
 
+pub use store::Durability;
+
 pub use runtime::{
     ClockChoice, LoggedEvent, RunStats, Runtime, RuntimeError, RuntimeOptions, TripOutcome,
     TripStatus, Violation, outcome_of,

@@ -40,7 +40,7 @@ use crate::bus::{Bus, BusError, PutEventsOutput, PutEventsResultEntry};
 use crate::clock::RuntimeClock;
 use crate::faults::{FaultRates, Faults};
 use crate::queue::{Message, Queue, QueueChange};
-use crate::store::{LogRow, Store, StoreError};
+use crate::store::{Durability, LogRow, Store, StoreError};
 
 /// How the runtime keeps time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,13 @@ pub struct RuntimeOptions {
     pub seed: u64,
     pub faults: Option<FaultRates>,
     pub routing: Option<RoutingTable>,
+    /// How hard each step's commit holds on (see [`Durability`]).
+    pub durability: Durability,
+    /// Read the store without writing it (or creating it): for the verbs that only look.
+    /// Whatever the runtime changes is dropped with it.
+    pub read_only: bool,
+    /// The saga's state machine (ASL JSON); `None` runs the built-in `trip-saga.asl.json`.
+    pub definition: Option<String>,
 }
 
 impl Default for RuntimeOptions {
@@ -70,6 +77,9 @@ impl Default for RuntimeOptions {
             seed: 0x7219_5A6A,
             faults: None,
             routing: None,
+            durability: Durability::default(),
+            read_only: false,
+            definition: None,
         }
     }
 }
@@ -237,6 +247,8 @@ pub struct Runtime {
     pub pollers: usize,
     /// Per queue: what SQS and Lambda would bill (see [`QueueUsage`]).
     queue_usage: BTreeMap<String, QueueUsage>,
+    routing: RoutingTable,
+    definition: Option<String>,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RuntimeError {
@@ -270,7 +282,8 @@ impl Runtime {
             None => RoutingTable::load()?,
         };
         let mut store = match &options.store {
-            Some(path) => Store::open(path)?,
+            Some(path) if options.read_only => Store::open_read_only(path)?,
+            Some(path) => Store::open_with(path, options.durability)?,
             None => Store::in_memory(),
         };
         if faults.is_some() {
@@ -329,6 +342,7 @@ impl Runtime {
                 path,
                 exec_batches.clone(),
                 store.sync_handle(),
+                options.read_only,
             )?),
             None => Box::new(MemoryStore::new()),
         };
@@ -351,13 +365,14 @@ impl Runtime {
             faults: faults.clone(),
         });
         let subs = trip_saga_substitutions(&routing.event_bus_name);
+        let asl = options.definition.as_deref().unwrap_or(TRIP_SAGA_ASL);
         let state_machine_arn =
-            match engine.create_state_machine(TRIP_SAGA_NAME, TRIP_SAGA_ASL, &subs) {
+            match engine.create_state_machine(TRIP_SAGA_NAME, asl, &subs) {
                 Ok(arn) => arn,
                 // The definition changed since the store was written: running executions keep
                 // the version they started with only on AWS; here the new one takes over.
                 Err(WorkflowError::StateMachineAlreadyExists(arn)) => {
-                    engine.update_state_machine(&arn, TRIP_SAGA_ASL, &subs)?;
+                    engine.update_state_machine(&arn, asl, &subs)?;
                     arn
                 }
                 Err(e) => return Err(e.into()),
@@ -410,6 +425,8 @@ impl Runtime {
             delivered: 0,
             pollers: 5,
             queue_usage: BTreeMap::new(),
+            routing,
+            definition: options.definition,
         };
         for (i, event) in log.into_iter().enumerate() {
             rt.log_index.insert(event.envelope.id.clone(), i);
@@ -908,7 +925,10 @@ impl Runtime {
             },
             seed: self.seed,
             faults: rates,
-            routing: None,
+            routing: Some(self.routing.clone()),
+            durability: self.store.durability(),
+            read_only: false,
+            definition: self.definition.clone(),
         };
         // Close the old store before reopening (one writer at a time).
         let placeholder = Store::in_memory();
@@ -1035,6 +1055,16 @@ impl Runtime {
         &self.log
     }
 
+    /// The saga's state machine definition (ASL JSON) this runtime runs.
+    pub fn definition(&self) -> &str {
+        self.definition.as_deref().unwrap_or(TRIP_SAGA_ASL)
+    }
+
+    /// The routing table the bus runs.
+    pub fn routing(&self) -> &RoutingTable {
+        &self.routing
+    }
+
     /// The trips named by the log, in order of first appearance.
     pub fn trip_ids(&self) -> Vec<String> {
         self.trip_order.clone()
@@ -1136,6 +1166,19 @@ impl Runtime {
         for (name, q) in &mut self.queues {
             if queue.is_none_or(|want| want == name) {
                 n += q.redrive(now);
+            }
+        }
+        self.persist()?;
+        self.sync()?;
+        Ok(n)
+    }
+
+    /// Deletes dead letters for good (all queues when `queue` is None).
+    pub fn purge_dead_letters(&mut self, queue: Option<&str>) -> Result<usize, RuntimeError> {
+        let mut n = 0;
+        for (name, q) in &mut self.queues {
+            if queue.is_none_or(|want| want == name) {
+                n += q.purge_dead_letters();
             }
         }
         self.persist()?;

@@ -601,7 +601,7 @@ pub fn simulate(options: &SimOptions) -> Result<SimReport, SimError> {
         },
         seed: options.seed,
         faults: options.faults,
-        routing: None,
+        ..RuntimeOptions::default()
     })?;
 
     let mut steps = 0u64;

@@ -173,6 +173,7 @@ mod without_the_feature {
         let ctx = Ctx {
             store: None,
             store_given: false,
+            durability: trip_local::Durability::default(),
             out: Output {
                 color: false,
                 json: false,

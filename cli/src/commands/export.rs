@@ -1,6 +1,7 @@
 //! `trip export` and `trip replay`: the event log as JSON Lines, and back.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -8,7 +9,7 @@ use serde_json::{Value, json};
 use trip_events::EventEnvelope;
 use trip_local::{ClockChoice, Runtime, RuntimeOptions};
 
-use super::open_runtime;
+use super::{open_runtime, open_runtime_read_only};
 use crate::{Ctx, exit};
 
 #[derive(Args)]
@@ -16,9 +17,54 @@ pub struct ExportArgs {
     /// Only this trip's events.
     #[arg(long)]
     pub trip: Option<String>,
-    /// Write to this file instead of standard output.
+    /// Write to this file instead of standard output (never over the store; over another
+    /// existing file only with --force).
     #[arg(long, short)]
     pub output: Option<String>,
+    /// Overwrite the --output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The store's own files: the database, its write-ahead log and shared memory, its lock.
+fn store_files(store: &Path) -> Vec<PathBuf> {
+    ["", "-wal", "-shm", ".lock", "-journal"]
+        .iter()
+        .map(|suffix| {
+            let mut s = store.as_os_str().to_owned();
+            s.push(suffix);
+            PathBuf::from(s)
+        })
+        .collect()
+}
+
+/// Where an export may go: not over the store (not even with --force), and not over an
+/// existing file unless --force says so.
+fn check_output(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<()> {
+    let Some(output) = &args.output else {
+        return Ok(());
+    };
+    let output = Path::new(output);
+    // Compared by what the paths point to, so `./s.db`, `dir/../s.db` and links count.
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if let Some(store) = &ctx.store
+        && store_files(store).iter().any(|f| same(f, output))
+    {
+        bail!(
+            "refusing to export over the store {} itself: give -o another file",
+            store.display()
+        );
+    }
+    if output.exists() && !args.force {
+        bail!(
+            "{} already exists: pass --force to overwrite it, or give -o another file",
+            output.display()
+        );
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -48,11 +94,20 @@ pub struct ReplayArgs {
 }
 
 pub fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<u8> {
-    let rt = open_runtime(ctx)?;
+    check_output(ctx, &args)?;
+    let rt = open_runtime_read_only(ctx)?;
     let mut sink: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot create {path}"))?,
-        )),
+        Some(path) => {
+            // Without --force, a file that appeared since the check is not overwritten either.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .create_new(!args.force)
+                .truncate(true)
+                .open(path)
+                .with_context(|| format!("cannot create {path}"))?;
+            Box::new(std::io::BufWriter::new(file))
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut n = 0;
@@ -139,6 +194,14 @@ pub fn replay(ctx: &Ctx, args: ReplayArgs) -> anyhow::Result<u8> {
             ..RuntimeOptions::default()
         })?
     };
+    let known: Vec<&str> = rt.routing().rules.iter().map(|r| r.name.as_str()).collect();
+    if let Some(bad) = args.rules.iter().find(|r| !known.contains(&r.as_str())) {
+        bail!(
+            "no rule {:?} in the routing table: the rules are {}",
+            crate::output::printable(bad),
+            known.join(", ")
+        );
+    }
     let n = rt.replay(events.clone(), &args.rules)?;
     rt.run_until_idle(None, |_| true)?;
     let trips = rt.trip_ids();

@@ -69,7 +69,8 @@ pub fn states(ctx: &Ctx, args: StatesArgs) -> anyhow::Result<u8> {
     if out.json {
         out.print_json(&run.to_json());
     } else {
-        out.print_json(&run.history);
+        let events = run.history["events"].as_array().cloned().unwrap_or_default();
+        print!("{}", crate::history::render(&out, &events));
         println!();
         println!("{} {}", out.bold("status:"), run.status);
         println!("{} {}", out.bold("state transitions:"), run.transitions);

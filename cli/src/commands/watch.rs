@@ -61,6 +61,16 @@ pub fn watch(ctx: &Ctx, args: WatchArgs) -> anyhow::Result<u8> {
     if let Some(last) = events.last() {
         after = last.seq;
     }
+    if let Some(t) = &args.trip
+        && events.is_empty()
+    {
+        if !args.follow {
+            bail!("no trip {:?} in this store", crate::output::printable(t));
+        }
+        if !out.json {
+            println!("no events of trip {} yet; waiting for them", out.trip(t));
+        }
+    }
     if out.json {
         for e in &events {
             println!("{}", e.to_export_json());
