@@ -845,9 +845,11 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
             let at = format!("{loc} field '{f}'");
             StateKind::Wait(match f {
                 "Seconds" => WaitSpec::Seconds(
+                    // "a positive, integer value from 0 up to 99999999" (Step Functions
+                    // Developer Guide, Wait workflow state).
                     v.as_u64()
                         .filter(|n| *n <= 99_999_999)
-                        .ok_or_else(|| err(&at, "must be a non-negative integer"))?,
+                        .ok_or_else(|| err(&at, "must be an integer from 0 to 99999999"))?,
                 ),
                 "Timestamp" => {
                     let s = v.as_str().ok_or_else(|| err(&at, "must be a string"))?;

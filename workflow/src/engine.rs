@@ -1927,7 +1927,13 @@ impl Engine {
             .filter(|s| matches!(s, Slot::Running(_)))
             .count();
         let mut budget = ch.max_concurrency.saturating_sub(running);
-        while budget > 0 && ch.next_item < ch.slots.len() {
+        // Past the history limit the execution fails at the next turn of `advance`: starting
+        // more iterations first would only build state (for a nested Map, millions of
+        // threads) that is thrown away.
+        while budget > 0
+            && ch.next_item < ch.slots.len()
+            && ex.record.next_event_id <= self.config.max_history_events
+        {
             let i = ch.next_item;
             ch.next_item += 1;
             budget -= 1;
