@@ -919,3 +919,36 @@ fn control_characters_in_ids_never_reach_the_terminal_raw() {
     let list = t.run(&["list"]);
     assert!(!list.stdout.contains('\u{1b}'), "{:?}", list.stdout);
 }
+
+#[test]
+fn every_verb_of_the_newcomer_has_an_example_in_its_help() {
+    let t = Trip::new();
+    for verb in [
+        &["book"][..],
+        &["put-events"],
+        &["list"],
+        &["watch"],
+        &["status"],
+        &["dlq"],
+        &["test-event-pattern"],
+        &["states"],
+        &["replay"],
+        &["resume"],
+        &["inventory"],
+        &["reset"],
+    ] {
+        let mut args = verb.to_vec();
+        args.push("--help");
+        let r = t.run(&args);
+        assert_eq!(r.code, 0, "{verb:?}: {r}");
+        let examples = r
+            .stdout
+            .split("Examples:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{verb:?} --help has no example:\n{r}"));
+        assert!(
+            examples.contains(&format!("trip {}", verb[0])),
+            "{verb:?}: {examples}"
+        );
+    }
+}

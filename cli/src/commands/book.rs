@@ -61,6 +61,9 @@ pub struct BookArgs {
 }
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip put-events --entries file://events/samples/book-trip.json\n  trip put-events --entries file://events/samples/book-trip.json --no-wait && trip resume"
+)]
 pub struct PutEventsArgs {
     /// `file://path` to a JSON array of entries, as the AWS CLI takes it.
     #[arg(long)]
@@ -72,6 +75,7 @@ pub struct PutEventsArgs {
 }
 
 #[derive(Args)]
+#[command(after_help = "Examples:\n  trip resume\n  trip resume --timeout 300 --json")]
 pub struct ResumeArgs {
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,

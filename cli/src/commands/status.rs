@@ -12,6 +12,9 @@ use crate::timeline::Timeline;
 use crate::{Ctx, exit};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip status trip-lisbon-0001\n  trip status trip-lisbon-0002 --history\n  trip status trip-lisbon-0002 --graph > saga.mmd\n  trip status trip-lisbon-0002 --mermaid"
+)]
 pub struct StatusArgs {
     /// The trip's id (its saga's execution name).
     pub trip_id: String,

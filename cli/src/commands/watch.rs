@@ -12,6 +12,9 @@ use crate::timeline::Timeline;
 use crate::{Ctx, exit};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip watch\n  trip watch --follow                 # in a second terminal, before or beside `trip book`\n  trip watch --trip trip-lisbon-0001 --json"
+)]
 pub struct WatchArgs {
     /// Only this trip's events.
     #[arg(long)]
