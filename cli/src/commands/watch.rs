@@ -16,6 +16,8 @@ use crate::{Ctx, exit};
     after_help = "Examples:\n  trip watch\n  trip watch --follow                 # in a second terminal, before or beside `trip book`\n  trip watch --trip trip-lisbon-0001 --json"
 )]
 pub struct WatchArgs {
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
     /// Only this trip's events.
     #[arg(long)]
     pub trip: Option<String>,
