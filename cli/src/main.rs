@@ -6,6 +6,7 @@ mod commands;
 mod graph;
 mod history;
 mod output;
+mod sources;
 mod timeline;
 
 use std::path::PathBuf;
@@ -73,6 +74,14 @@ struct Cli {
     /// No colours (NO_COLOR is respected too).
     #[arg(long, global = true)]
     no_color: bool,
+    /// The saga's state machine (ASL JSON) [default: workflow/trip-saga.asl.json of the
+    /// checkout trip runs in, else the built-in copy].
+    #[arg(long, global = true, value_name = "FILE", env = "TRIP_DEFINITION")]
+    definition: Option<PathBuf>,
+    /// The routing table [default: events/routing.json of the checkout trip runs in, else
+    /// the built-in copy].
+    #[arg(long, global = true, value_name = "FILE", env = "TRIP_ROUTING")]
+    routing: Option<PathBuf>,
     #[command(flatten)]
     aws: aws::AwsArgs,
     #[command(subcommand)]
@@ -91,6 +100,10 @@ enum Command {
     Status(commands::status::StatusArgs),
     /// Every trip in the store with its outcome, like `aws stepfunctions list-executions`.
     List(commands::list::ListArgs),
+    /// The built-in inventory: which hotels, flights and cars exist, with their capacities.
+    Inventory(commands::inventory::InventoryArgs),
+    /// Empty the store: every trip, booking, message and event.
+    Reset(commands::reset::ResetArgs),
     /// Dead-letter queues: list what is in them, or redrive it.
     Dlq(commands::dlq::DlqArgs),
     /// Test an event pattern against an event, like `aws events test-event-pattern`.
@@ -119,6 +132,15 @@ pub struct Ctx {
     pub store_given: bool,
     pub durability: trip_local::Durability,
     pub out: Output,
+    pub definition: Option<PathBuf>,
+    pub routing: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// The state machine and routing table this command runs (see [`sources`]).
+    pub fn sources(&self) -> anyhow::Result<sources::Sources> {
+        sources::resolve(self.definition.as_deref(), self.routing.as_deref())
+    }
 }
 
 fn main() -> ExitCode {
@@ -140,6 +162,8 @@ fn main() -> ExitCode {
         store_given,
         durability: cli.durability,
         out: Output::new(cli.no_color, cli.json),
+        definition: cli.definition,
+        routing: cli.routing,
     };
     if cli.aws.aws {
         return aws::main(&ctx, &cli.aws, cli.command);
@@ -151,6 +175,8 @@ fn main() -> ExitCode {
         Command::Watch(a) => commands::watch::watch(&ctx, a),
         Command::Status(a) => commands::status::status(&ctx, a),
         Command::List(a) => commands::list::list(&ctx, a),
+        Command::Inventory(a) => commands::inventory::inventory(&ctx, a),
+        Command::Reset(a) => commands::reset::reset(&ctx, a),
         Command::Dlq(a) => commands::dlq::dlq(&ctx, a),
         Command::TestEventPattern(a) => commands::pattern::test_event_pattern(&ctx, a),
         Command::States(a) => commands::states::states(&ctx, a),

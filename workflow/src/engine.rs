@@ -546,6 +546,11 @@ impl Engine {
         name: Option<&str>,
         input: Value,
     ) -> Result<StartedExecution, WorkflowError> {
+        if exceeds_payload_limit(&input) {
+            return Err(WorkflowError::InvalidExecutionInput(
+                "input is larger than 256 KiB".into(),
+            ));
+        }
         let machine = self
             .machines
             .get(state_machine_arn)
@@ -1459,6 +1464,11 @@ impl Engine {
         next: Option<String>,
         now: i64,
     ) {
+        if exceeds_payload_limit(&output) {
+            let f = data_limit(&format!("state '{}'", st.name));
+            self.handle_error(ex, th, st, f, now);
+            return;
+        }
         // Fail states never exit; Succeed and the others do.
         emit(
             ex,
@@ -1487,6 +1497,15 @@ impl Engine {
         result: Value,
         now: i64,
     ) {
+        if exceeds_payload_limit(&result) {
+            let resource = match &st.kind {
+                StateKind::Task(t) => t.resource.clone(),
+                _ => st.name.clone(),
+            };
+            let f = data_limit(&format!("state/task '{resource}'"));
+            self.handle_error(ex, th, st, f, now);
+            return;
+        }
         let r = (|| {
             let selected = match &st.result_selector {
                 Some(t) => {
@@ -1596,6 +1615,10 @@ impl Engine {
                 )?,
                 None => effective.clone(),
             };
+            // The task's input after Parameters is a state input, under the same quota.
+            if exceeds_payload_limit(&params) {
+                return Err(data_limit(&format!("state '{}'", st.name)));
+            }
             let timeout = resolve_seconds(spec.timeout.as_ref(), &effective, "TimeoutSecondsPath")?;
             let heartbeat =
                 resolve_seconds(spec.heartbeat.as_ref(), &effective, "HeartbeatSecondsPath")?;
@@ -2143,6 +2166,39 @@ fn in_state(th: &Thread, mut f: Failure) -> Failure {
         });
     }
     f
+}
+
+/// "The maximum input or output size for a task, state, or execution is 256 KiB of data as a
+/// UTF-8 encoded string" (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html,
+/// "Quotas related to state throttling" / payload size). Counted without building the text.
+fn exceeds_payload_limit(v: &Value) -> bool {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            if self.0 > MAX_OUTPUT_BYTES {
+                // Stop serializing as soon as the answer is known.
+                return Err(std::io::Error::other("over the limit"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, v).is_err()
+}
+
+/// States.DataLimitExceeded, in the words AWS uses for an oversized task result (the
+/// documentation names the error, not its cause; DIFFERENCES.md says so).
+fn data_limit(what: &str) -> Failure {
+    Failure::new(
+        names::DATA_LIMIT_EXCEEDED,
+        format!(
+            "The {what} returned a result with a size exceeding the maximum number of bytes service limit."
+        ),
+    )
 }
 
 fn fail_thread(th: &mut Thread, f: Failure) {

@@ -289,3 +289,232 @@ mod intrinsics {
         );
     }
 }
+
+mod jsonpath {
+    use super::*;
+
+    fn select(path: &str, input: Value) -> ScriptedRun {
+        run(
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": path, "End": true}}}),
+            input,
+        )
+    }
+
+    /// Step Functions paths are JsonPath as Jayway implements it ("Step Functions uses the
+    /// Jayway Java implementation of JsonPath" hints at it; the filter examples follow
+    /// https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html,
+    /// "Reference paths" and "Paths", and Jayway's README operators).
+    #[test]
+    fn filter_expressions_select_the_matching_elements() {
+        let input = json!({"users": [
+            {"name": "a", "status": 0, "age": 30},
+            {"name": "b", "status": 1, "age": 17},
+            {"name": "c", "status": 0, "age": 12}
+        ], "min": 18});
+        let r = select("$.users[?(@.status == 0)]", input.clone());
+        assert_eq!(
+            r.output,
+            Some(
+                json!([{"name": "a", "status": 0, "age": 30}, {"name": "c", "status": 0, "age": 12}])
+            )
+        );
+        let r = select("$.users[?(@.age >= $.min)].name", input.clone());
+        assert_eq!(r.output, Some(json!(["a"])));
+        let r = select(
+            "$.users[?(@.name in ['b', 'c'] && @.age < 15)].name",
+            input.clone(),
+        );
+        assert_eq!(r.output, Some(json!(["c"])));
+        let r = select("$.users[?(@.name =~ /[AB]/i)].name", input);
+        assert_eq!(r.output, Some(json!(["a", "b"])));
+    }
+
+    /// A filter in a Parameters path (a payload template's `.$` value takes any path).
+    #[test]
+    fn a_filter_works_in_parameters() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "Parameters": {"kept.$": "$.items[?(@.keep)].n"}, "End": true}}});
+        let r = run(def, json!({"items": [{"keep": true, "n": 1}, {"n": 2}]}));
+        assert_eq!(r.output, Some(json!({"kept": [1]})));
+    }
+
+    /// Quoted keys take backslash escapes: `$['Test\"Name\"']` names the key `Test"Name"`.
+    #[test]
+    fn quoted_keys_with_escapes() {
+        let r = select("$['Test\\\"Name\\\"']", json!({"Test\"Name\"": 7}));
+        assert_eq!(r.output, Some(json!(7)), "{:?}", r.cause);
+        let r = select("$['it\\'s']", json!({"it's": 8}));
+        assert_eq!(r.output, Some(json!(8)), "{:?}", r.cause);
+        let r = select("$[\"a.b\"]", json!({"a.b": 9}));
+        assert_eq!(r.output, Some(json!(9)), "{:?}", r.cause);
+    }
+
+    #[test]
+    fn a_malformed_filter_is_refused_at_load() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "InputPath": "$.a[?(@.b ==)]", "End": true}}});
+        assert!(loads(def).is_err());
+    }
+}
+
+mod data_limit {
+    use super::*;
+
+    /// "The maximum input or output size for a task, state, or execution is 256 KiB of data
+    /// as a UTF-8 encoded string" (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html);
+    /// going over is States.DataLimitExceeded
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+    const OVER: usize = 256 * 1024 + 1;
+
+    fn big() -> Value {
+        json!({"blob": "x".repeat(OVER)})
+    }
+
+    #[test]
+    fn a_result_over_the_limit_is_caught_by_name_and_by_states_all() {
+        for catcher in ["States.DataLimitExceeded", "States.ALL"] {
+            let def = json!({"StartAt": "Grow", "States": {
+                "Grow": {"Type": "Task", "Resource": TASK, "ResultPath": "$.big", "Next": "Done",
+                    "Catch": [{"ErrorEquals": [catcher], "ResultPath": "$.error", "Next": "Caught"}]},
+                "Done": {"Type": "Succeed"},
+                "Caught": {"Type": "Pass", "End": true}}});
+            let r = run_with(
+                def,
+                json!({"small": true}),
+                Responses::default().with("Grow", ScriptedResponse::output(big())),
+            );
+            assert_eq!(
+                r.status,
+                ExecutionStatus::Succeeded,
+                "{catcher}: {:?}",
+                r.cause
+            );
+            let out = r.output.expect("output");
+            assert_eq!(
+                out["error"]["Error"], "States.DataLimitExceeded",
+                "{catcher}"
+            );
+            assert_eq!(out["small"], true);
+        }
+    }
+
+    #[test]
+    fn a_parallel_output_over_the_limit_is_caught() {
+        let branch = json!({"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": big(), "End": true}}});
+        let def = json!({"StartAt": "Par", "States": {
+            "Par": {"Type": "Parallel", "Branches": [branch], "Next": "Done",
+                "Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "Next": "Caught"}]},
+            "Done": {"Type": "Succeed"},
+            "Caught": {"Type": "Pass", "End": true}}});
+        let r = run(def, json!({}));
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        assert_eq!(
+            r.output.expect("output")["Error"],
+            "States.DataLimitExceeded"
+        );
+    }
+
+    #[test]
+    fn an_uncaught_one_fails_the_execution() {
+        let def = json!({"StartAt": "Grow", "States": {
+            "Grow": {"Type": "Pass", "Result": big(), "End": true}}});
+        let r = run(def, json!({}));
+        assert_eq!(r.status, ExecutionStatus::Failed);
+        assert_eq!(r.error.as_deref(), Some("States.DataLimitExceeded"));
+    }
+
+    #[test]
+    fn a_task_result_over_the_limit() {
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": TASK,
+            "ResultPath": null, "End": true}}});
+        let r = run_with(
+            def,
+            json!({}),
+            Responses::default().with("T", ScriptedResponse::output(big())),
+        );
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.DataLimitExceeded"),
+            "{:?}",
+            r.cause
+        );
+        assert_eq!(
+            r.cause.as_deref(),
+            Some(format!("The state/task '{TASK}' returned a result with a size exceeding the maximum number of bytes service limit.").as_str())
+        );
+    }
+
+    #[test]
+    fn a_task_input_over_the_limit_after_parameters() {
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": TASK,
+            "Parameters": {"a.$": "$.half", "b.$": "$.half"}, "End": true}}});
+        let half = "y".repeat(OVER / 2 + 10);
+        let r = run(def, json!({"half": half}));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.DataLimitExceeded"),
+            "{:?}",
+            r.cause
+        );
+    }
+
+    #[test]
+    fn an_execution_input_over_the_limit_is_refused() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+        let result = run_scripted(
+            &def.to_string(),
+            &Default::default(),
+            big(),
+            &Responses::default(),
+        );
+        assert!(result.is_err(), "StartExecution refuses input over 256 KiB");
+    }
+}
+
+mod context_object {
+    use super::*;
+
+    /// "you can use a path that starts with $$ ... to select a node in the context object"
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html,
+    /// "Accessing the Context object"): InputPath, OutputPath and ItemsPath read it too.
+    #[test]
+    fn input_output_and_items_paths_read_the_context_object() {
+        let def = json!({"StartAt": "In", "States": {
+            "In": {"Type": "Pass", "InputPath": "$$.Execution.Input.order", "Next": "Out"},
+            "Out": {"Type": "Pass", "OutputPath": "$$.State.Name", "End": true}}});
+        let r = run(def, json!({"order": {"id": 1}}));
+        assert_eq!(r.output, Some(json!("Out")), "{:?}", r.cause);
+
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+            "ItemsPath": "$$.Execution.Input.items",
+            "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        let r = run(def, json!({"items": [1, 2, 3]}));
+        assert_eq!(r.output, Some(json!([1, 2, 3])), "{:?}", r.cause);
+    }
+
+    /// The context object's `State.RetryCount` is "the number of retries" of a state that
+    /// retries; a Pass state, which has no Retry, has no RetryCount (same page, "Context
+    /// object contents").
+    #[test]
+    fn retry_count_only_where_a_state_can_retry() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "Parameters": {"state.$": "$$.State"}, "End": true}}});
+        let out = run(def, json!({})).output.expect("output");
+        assert!(out["state"].get("RetryCount").is_none(), "{out}");
+        assert_eq!(out["state"]["Name"], "P");
+
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": TASK,
+            "Parameters": {"retries.$": "$$.State.RetryCount"}, "End": true}}});
+        let out = run(def, json!({})).output.expect("output");
+        assert_eq!(out["retries"], 0);
+    }
+
+    /// A `$$` ResultPath stays refused: the result goes into the state's output.
+    #[test]
+    fn a_context_result_path_is_refused() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "ResultPath": "$$.State", "End": true}}});
+        assert!(loads(def).is_err());
+    }
+}

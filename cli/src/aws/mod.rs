@@ -178,6 +178,8 @@ mod without_the_feature {
                 color: false,
                 json: false,
             },
+            definition: None,
+            routing: None,
         };
         let args = <crate::Cli as clap::Parser>::parse_from(["trip", "status", "--aws", "T"]);
         assert!(args.aws.aws);

@@ -3,11 +3,12 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::json;
 use trip_events::{PutEventsEntry, read_entries_file};
-use trip_local::{Runtime, TripOutcome};
+use trip_local::trip_faults::TripFaults;
+use trip_local::{ClockChoice, Runtime, TripOutcome};
 
 use super::open_runtime;
 use crate::output::printable;
@@ -15,6 +16,14 @@ use crate::timeline::Timeline;
 use crate::{Ctx, exit};
 
 #[derive(Args)]
+#[command(after_help = "Examples:\n  \
+    trip book events/samples/book-trip.json\n  \
+    trip book events/samples/book-trip.json --fail BookCar          # car refused: car, flight, hotel undone\n  \
+    trip book events/samples/book-trip.json --no-answer BookFlight  # flight times out and is compensated\n  \
+    trip book events/samples/book-trip.json --transient BookHotel:2 # throttled twice, retried, booked\n  \
+    trip book events/samples/book-trip.json --duplicate --delay 2000\n\n\
+Faults (--fail, --no-answer, --transient, --duplicate, --delay) apply to the trips of these \
+entries while this command runs.")]
 pub struct BookArgs {
     /// Entries files in the `put-events --entries` format (e.g. events/samples/book-trip.json).
     #[arg(required = true)]
@@ -25,6 +34,26 @@ pub struct BookArgs {
     /// Print every event even for large batches (the default shows a progress bar past 10 trips).
     #[arg(long)]
     pub verbose: bool,
+    /// This booking step refuses (BookHotel, BookFlight, BookCar): the saga compensates.
+    #[arg(long, value_name = "STEP")]
+    pub fail: Vec<String>,
+    /// This step books but its answer is lost: the task times out (TimeoutSeconds) and is
+    /// compensated, starting with the step itself.
+    #[arg(long, value_name = "STEP")]
+    pub no_answer: Vec<String>,
+    /// `STEP:N`: the step answers N times with a transient failure (THROTTLED), retried by the
+    /// state's Retry with backoff, then books (N past the Retry's MaxAttempts compensates).
+    #[arg(long, value_name = "STEP:N")]
+    pub transient: Vec<String>,
+    /// Deliver every message of these trips twice (the handlers are idempotent).
+    #[arg(long)]
+    pub duplicate: bool,
+    /// Hold every message of these trips back this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub delay: i64,
+    /// Wait out timeouts, backoff and delays in real time instead of skipping them.
+    #[arg(long)]
+    pub real_time: bool,
     /// Abort the process (no cleanup, like `kill -9`) after this many runtime steps: for
     /// crash-recovery tests; `trip resume` finishes the sagas.
     #[arg(long, hide = true)]
@@ -36,7 +65,8 @@ pub struct PutEventsArgs {
     /// `file://path` to a JSON array of entries, as the AWS CLI takes it.
     #[arg(long)]
     pub entries: String,
-    /// Only put the events; do not run the sagas (they run on the next `trip` command).
+    /// Only put the events: the sagas run when a later `trip resume`, `book`, `put-events`
+    /// or `dlq redrive` runs the runtime over this store.
     #[arg(long)]
     pub no_wait: bool,
 }
@@ -223,6 +253,24 @@ fn summary_line(ctx: &Ctx, rt: &Runtime, trip: &str) -> (String, u8) {
             (s, exit::REJECTED)
         }
         None => {
+            let dead = rt.dead_letters().into_iter().find(|m| {
+                serde_json::from_str::<serde_json::Value>(&m.body)
+                    .ok()
+                    .and_then(|v| v.pointer("/detail/tripId")?.as_str().map(|t| t == trip))
+                    == Some(true)
+            });
+            if let Some(m) = dead {
+                return (
+                    format!(
+                        "{}  {}: a message of it is in the {} dead-letter queue ({}); `trip dlq list` shows it",
+                        out.trip(trip),
+                        out.warn("NOT FINISHED"),
+                        m.queue,
+                        printable(m.last_error.as_deref().unwrap_or_default())
+                    ),
+                    exit::TIMEOUT,
+                );
+            }
             let at = current_state(rt, trip)
                 .map(|s| format!(" (in state {s})"))
                 .unwrap_or_default();
@@ -343,7 +391,11 @@ fn run_and_report(
         tally.count(exit::REJECTED);
         code = code.max(exit::REJECTED);
         let mut s = format!("{}  {}", out.trip("(no tripId)"), out.bad("REJECTED"));
-        for reason in r.envelope.detail["reasons"].as_array().into_iter().flatten() {
+        for reason in r.envelope.detail["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             s.push_str(&format!(
                 "\n      - {}: {}",
                 out.bold(&printable(reason["path"].as_str().unwrap_or_default())),
@@ -487,6 +539,60 @@ impl Tally {
     }
 }
 
+/// The faults `book` was asked for, on `trips`; `None` when there are none.
+fn trip_faults(args: &BookArgs, trips: &[String]) -> anyhow::Result<Option<TripFaults>> {
+    let step = |s: &str| TripFaults::service_of_step(s).map_err(anyhow::Error::msg);
+    let mut f = TripFaults::default();
+    f.trips = trips.iter().cloned().collect();
+    f.duplicate = args.duplicate;
+    f.delay_ms = args.delay;
+    for s in &args.fail {
+        f.fail.push(step(s)?);
+    }
+    for s in &args.no_answer {
+        f.no_answer.push(step(s)?);
+    }
+    for t in &args.transient {
+        let (s, n) = t.split_once(':').unwrap_or((t, "1"));
+        let n: u32 = n.parse().map_err(|_| {
+            anyhow::anyhow!("--transient takes STEP:N (e.g. BookHotel:2), not {t:?}")
+        })?;
+        f.transient.insert(step(s)?, n);
+    }
+    if args.delay < 0 {
+        bail!("--delay takes milliseconds, 0 or more");
+    }
+    let any = !f.fail.is_empty()
+        || !f.no_answer.is_empty()
+        || !f.transient.is_empty()
+        || f.duplicate
+        || f.delay_ms > 0;
+    Ok(any.then_some(f))
+}
+
+fn fault_summary(f: &TripFaults) -> String {
+    let mut parts = Vec::new();
+    for s in &f.fail {
+        parts.push(format!("{} refuses", s.book_step()));
+    }
+    for s in &f.no_answer {
+        parts.push(format!("{}'s answer is lost (a timeout)", s.book_step()));
+    }
+    for (s, n) in &f.transient {
+        parts.push(format!(
+            "{} throttled {n} time(s), then retried",
+            s.book_step()
+        ));
+    }
+    if f.duplicate {
+        parts.push("every message delivered twice".into());
+    }
+    if f.delay_ms > 0 {
+        parts.push(format!("every message held back {} ms", f.delay_ms));
+    }
+    parts.join(" · ")
+}
+
 fn print_put_result(ctx: &Ctx, result: &trip_local::bus::PutEventsOutput) {
     let out = &ctx.out;
     for e in &result.entries {
@@ -501,7 +607,16 @@ pub fn book(ctx: &Ctx, args: BookArgs) -> anyhow::Result<u8> {
     for path in &args.entries {
         entries.extend(read_entries(path)?);
     }
-    let mut rt = open_runtime(ctx)?;
+    let mut rt = if args.real_time {
+        super::open_runtime_with(
+            ctx,
+            ClockChoice::Wall {
+                fast_forward: false,
+            },
+        )?
+    } else {
+        open_runtime(ctx)?
+    };
     let trips: Vec<String> = {
         let mut seen = BTreeSet::new();
         entries
@@ -513,7 +628,14 @@ pub fn book(ctx: &Ctx, args: BookArgs) -> anyhow::Result<u8> {
             .filter(|t| seen.insert(t.clone()))
             .collect()
     };
+    let faults = trip_faults(&args, &trips)?;
     let out = ctx.out;
+    if let Some(f) = faults {
+        if !out.json {
+            println!("{} {}", out.warn("faults:"), fault_summary(&f));
+        }
+        rt.set_trip_faults(f);
+    }
     if !out.json {
         println!(
             "{} embedded runtime · bus {} · store {}",
@@ -524,6 +646,7 @@ pub fn book(ctx: &Ctx, args: BookArgs) -> anyhow::Result<u8> {
                 None => "in memory".into(),
             }
         );
+        println!("{}", out.dim(&ctx.sources()?.describe()));
         for t in &trips {
             if let Some(o) = rt.trip_outcome(t) {
                 println!(
@@ -560,12 +683,36 @@ pub fn book(ctx: &Ctx, args: BookArgs) -> anyhow::Result<u8> {
     )
 }
 
+/// PutEvents takes 1 to 10 entries per call ("Array Members: Minimum number of 1 item.
+/// Maximum number of 10 items.", Amazon EventBridge API Reference, PutEvents); past that AWS
+/// refuses the whole call, as `trip put-events` does. (`trip book` is not the API: it takes
+/// any number of trips.)
+pub const MAX_PUT_EVENTS_ENTRIES: usize = 10;
+
 pub fn put_events(ctx: &Ctx, args: PutEventsArgs) -> anyhow::Result<u8> {
     let entries = read_entries(&args.entries)?;
+    if entries.len() > MAX_PUT_EVENTS_ENTRIES {
+        // The AWS CLI prints the service's ValidationException and puts nothing.
+        eprintln!(
+            "{} An error occurred (ValidationException) when calling the PutEvents operation: \
+             1 validation error detected: Value at 'entries' failed to satisfy constraint: \
+             Member must have length less than or equal to {MAX_PUT_EVENTS_ENTRIES} ({} given; \
+             nothing was put; `trip book` takes any number)",
+            ctx.out.bad("error:"),
+            entries.len()
+        );
+        return Ok(exit::REJECTED);
+    }
     let mut rt = open_runtime(ctx)?;
     let result = rt.put_events(&entries).context("put-events failed")?;
     ctx.out.print_json(&serde_json::to_value(&result)?);
-    if !args.no_wait {
+    if args.no_wait {
+        eprintln!(
+            "{} the events are on the bus and in the store; the sagas run when `trip resume` \
+             (or another book, put-events or dlq redrive) runs the runtime over it",
+            ctx.out.warn("note:")
+        );
+    } else {
         rt.run_until_idle(None, |_| true)?;
     }
     Ok(if result.failed_entry_count > 0 {

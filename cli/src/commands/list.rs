@@ -7,7 +7,7 @@ use serde_json::json;
 use trip_local::TripOutcome;
 use trip_local::runtime::fmt_ms;
 
-use super::open_runtime;
+use super::open_runtime_read_only;
 use crate::output::printable;
 use crate::{Ctx, exit};
 
@@ -53,8 +53,17 @@ pub struct ListArgs {
 }
 
 pub fn list(ctx: &Ctx, args: ListArgs) -> anyhow::Result<u8> {
-    let rt = open_runtime(ctx)?;
     let out = ctx.out;
+    if ctx.store.as_ref().is_some_and(|p| !p.exists()) {
+        if out.json {
+            out.print_json(&json!({ "trips": [] }));
+        } else {
+            println!("no trips yet (no store): `trip book <entries.json>` books one");
+        }
+        return Ok(exit::OK);
+    }
+    // Read-only: a list never waits for (or blocks) the `trip book` writing the store.
+    let rt = open_runtime_read_only(ctx)?;
     let mut rows = Vec::new();
     for trip in rt.trip_ids() {
         let outcome = rt.trip_outcome(&trip);

@@ -22,6 +22,7 @@ pub enum StatesAction {
     /// file; print the execution history and the final status and output.
     Run {
         /// The definition (JSON file).
+        #[arg(id = "definition_file", value_name = "DEFINITION")]
         definition: String,
         /// The execution input: JSON, or file://path.
         #[arg(long, default_value = "{}")]
@@ -69,7 +70,10 @@ pub fn states(ctx: &Ctx, args: StatesArgs) -> anyhow::Result<u8> {
     if out.json {
         out.print_json(&run.to_json());
     } else {
-        let events = run.history["events"].as_array().cloned().unwrap_or_default();
+        let events = run.history["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         print!("{}", crate::history::render(&out, &events));
         println!();
         println!("{} {}", out.bold("status:"), run.status);

@@ -27,6 +27,53 @@ pub struct WatchArgs {
     pub since: String,
 }
 
+/// Waits until `path` exists; false when `idle_exit` seconds (0: never) pass first.
+fn wait_for(path: &std::path::Path, idle_exit: u64) -> bool {
+    let tick = Duration::from_millis(200);
+    let mut waited = Duration::ZERO;
+    while !path.exists() {
+        if idle_exit > 0 && waited >= Duration::from_secs(idle_exit) {
+            return false;
+        }
+        std::thread::sleep(tick);
+        waited += tick;
+    }
+    true
+}
+
+/// Opens the log; while following, a store still being created is retried for a moment.
+fn open_reader(path: &std::path::Path, follow: bool) -> anyhow::Result<LogReader> {
+    let mut tries = 0;
+    loop {
+        match LogReader::open(path) {
+            Ok(r) => return Ok(r),
+            Err(_) if follow && tries < 25 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Under a trip's final event, while following: how it ended.
+fn print_outcome(out: &crate::output::Output, e: &LoggedEvent) {
+    let Some(outcome) = trip_local::runtime::outcome_of(&e.envelope) else {
+        return;
+    };
+    let trip = out.trip(e.trip_id().unwrap_or("(no tripId)"));
+    let text = match outcome {
+        trip_local::TripOutcome::Booked => out.good("BOOKED"),
+        trip_local::TripOutcome::Failed { failed_step, .. } => {
+            out.bad(&format!("FAILED at {failed_step}, compensated"))
+        }
+        trip_local::TripOutcome::Rejected { reasons } => {
+            out.bad(&format!("REJECTED ({} reasons)", reasons.len()))
+        }
+    };
+    println!("{} {trip}  {text}", out.dim("  ⇒"));
+}
+
 fn to_logged(row: LogRow) -> anyhow::Result<LoggedEvent> {
     let envelope: EventEnvelope = serde_json::from_str(&row.envelope)
         .with_context(|| format!("event {} in the log is not an envelope", row.event_id))?;
@@ -43,14 +90,27 @@ pub fn watch(ctx: &Ctx, args: WatchArgs) -> anyhow::Result<u8> {
     let Some(path) = &ctx.store else {
         bail!("trip watch reads a store file; --memory has none");
     };
-    if !path.exists() {
-        bail!(
-            "no store at {} yet: run `trip book <entries.json>` first (or pass --store)",
-            path.display()
-        );
-    }
-    let reader = LogReader::open(path)?;
     let out = ctx.out;
+    if !path.exists() {
+        if !args.follow {
+            bail!(
+                "no store at {} yet: run `trip book <entries.json>` first (or pass --store)",
+                path.display()
+            );
+        }
+        // Like `tail -F`: wait for the file the first `trip book` creates.
+        if !out.json {
+            eprintln!(
+                "{} no store at {} yet; waiting for the first `trip book`",
+                out.warn("note:"),
+                path.display()
+            );
+        }
+        if !wait_for(path, args.idle_exit) {
+            return Ok(exit::OK);
+        }
+    }
+    let reader = open_reader(path, args.follow)?;
     let mut timeline = Timeline::default();
     let mut after = 0;
     let rows = reader.read(after, args.trip.as_deref(), usize::MAX)?;
@@ -78,6 +138,7 @@ pub fn watch(ctx: &Ctx, args: WatchArgs) -> anyhow::Result<u8> {
     } else if args.follow {
         for e in &events {
             println!("{}", timeline.line_with_time(&out, e));
+            print_outcome(&out, e);
         }
     } else {
         print!("{}", timeline.grouped(&out, &events));
@@ -108,6 +169,7 @@ pub fn watch(ctx: &Ctx, args: WatchArgs) -> anyhow::Result<u8> {
                 println!("{}", e.to_export_json());
             } else {
                 println!("{}", timeline.line_with_time(&out, &e));
+                print_outcome(&out, &e);
             }
         }
     }
