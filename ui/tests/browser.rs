@@ -12,6 +12,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use headless_chrome::protocol::cdp::Page;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use serde_json::Value;
@@ -136,6 +137,22 @@ fn wait_until(tab: &Tab, js: &str) {
 }
 
 fn screenshot(tab: &Tab, name: &str) {
+    shoot(tab, name, None);
+}
+
+/// The top of the page at 70%: the picture in the README (docs/trip-ui.png is a copy).
+fn screenshot_top(tab: &Tab, name: &str) {
+    let clip = Page::Viewport {
+        x: 0.0,
+        y: 0.0,
+        width: 1400.0,
+        height: 1060.0,
+        scale: 0.7,
+    };
+    shoot(tab, name, Some(clip));
+}
+
+fn shoot(tab: &Tab, name: &str, clip: Option<Page::Viewport>) {
     // Cargo's target dir: CARGO_TARGET_TMPDIR is `<target>/tmp`.
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
@@ -143,7 +160,7 @@ fn screenshot(tab: &Tab, name: &str) {
         .join("ui-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = tab
-        .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
+        .capture_screenshot(CaptureScreenshotFormatOption::Png, None, clip, true)
         .unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     std::fs::write(dir.join(name), png).unwrap();
@@ -296,6 +313,7 @@ fn one_trip_shows_its_graph_timeline_history_and_bookings() {
     );
     assert_eq!(failed_row, serde_json::json!(["Trip.BusinessError"]));
     screenshot(&tab, "trip-compensated.png");
+    screenshot_top(&tab, "readme.png");
     // An event links to the history entry it caused, and clicking it shows that entry.
     let js = "[...document.querySelectorAll('#timeline li')]
                 .find(li => li.querySelector('.dt').textContent === 'CarBookingFailed')

@@ -1,6 +1,6 @@
 //! `trip ui`: the local web console (the server lives in the `trip-ui` crate).
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 
 use crate::{Ctx, exit};
@@ -46,10 +46,10 @@ pub fn ui(ctx: &Ctx, args: UiArgs) -> anyhow::Result<u8> {
         } else {
             "xdg-open"
         };
-        std::process::Command::new(opener)
-            .arg(&url)
-            .spawn()
-            .with_context(|| format!("cannot run {opener} to open {url}"))?;
+        // A console without a browser to open is still a console: say so and serve.
+        if let Err(e) = std::process::Command::new(opener).arg(&url).spawn() {
+            eprintln!("cannot run {opener} to open the console ({e}); open the address above");
+        }
     }
     running.wait();
     Ok(exit::OK)
