@@ -176,10 +176,7 @@ pub fn flowchart(definition: &Value, history: &[Value]) -> anyhow::Result<String
         } else if taken.failed.contains(name) {
             let fatal = taken.execution_failed && last == Some(name);
             if fatal { "failed" } else { "caught" }
-        } else if taken.execution_failed
-            && last == Some(name)
-            && states[name]["Type"] == "Fail"
-        {
+        } else if taken.execution_failed && last == Some(name) && states[name]["Type"] == "Fail" {
             "failed"
         } else {
             "visited"

@@ -95,7 +95,11 @@ pub fn render(out: &Output, events: &[Value]) -> String {
             state = "-".into();
         }
     }
-    let width = |i: usize, min: usize| rows.iter().map(|r| r[i].chars().count()).fold(min, usize::max);
+    let width = |i: usize, min: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .fold(min, usize::max)
+    };
     let (w_id, w_type, w_state, w_el) = (width(0, 2), width(1, 4), width(2, 5), width(3, 7));
     let mut s = format!(
         "  {:>w_id$}  {:<w_type$}  {:<w_state$}  {:>w_el$}  {}\n",
@@ -147,12 +151,24 @@ mod tests {
                    "taskFailedEventDetails": {"error": "Trip.BusinessError",
                    "cause": "{\"reason\":\"FLIGHT_FULL\",\"message\":\"full\"}"}}),
         ];
-        let text = render(&Output { color: false, json: false }, &events);
+        let text = render(
+            &Output {
+                color: false,
+                json: false,
+            },
+            &events,
+        );
         let line = text.lines().find(|l| l.contains("TaskFailed")).unwrap();
         assert!(line.contains("BookFlight"), "{text}");
         assert!(line.contains("+1.500 s"), "{text}");
-        assert!(line.contains("Trip.BusinessError: FLIGHT_FULL: full"), "{text}");
-        let first = text.lines().find(|l| l.contains("ExecutionStarted")).unwrap();
+        assert!(
+            line.contains("Trip.BusinessError: FLIGHT_FULL: full"),
+            "{text}"
+        );
+        let first = text
+            .lines()
+            .find(|l| l.contains("ExecutionStarted"))
+            .unwrap();
         assert!(first.contains("+0 ms"), "{text}");
     }
 }

@@ -144,7 +144,10 @@ fn entries_the_bus_refuses_exit_4_and_are_not_waited_for() {
         let file = t.write("e.json", &json!([entry]));
         let r = t.run(&["book", &file]);
         assert_eq!(r.code, 4, "{what}: {r}");
-        assert!(r.stderr.contains("entry refused: InvalidArgument"), "{what}: {r}");
+        assert!(
+            r.stderr.contains("entry refused: InvalidArgument"),
+            "{what}: {r}"
+        );
         assert!(r.stdout.contains("1 refused"), "{what}: {r}");
         assert!(!r.stdout.contains("NOT FINISHED"), "{what}: {r}");
     }
@@ -185,7 +188,13 @@ fn a_timeout_exits_6_with_what_is_unfinished_and_no_false_violations() {
     );
     assert!(r.stdout.contains("`trip resume` finishes"), "{r}");
     assert!(!r.stdout.contains("VIOLATION"), "{r}");
-    let j = t.run(&["book", "--json", "--timeout", "0", &sample("book-trip-car-fails.json")]);
+    let j = t.run(&[
+        "book",
+        "--json",
+        "--timeout",
+        "0",
+        &sample("book-trip-car-fails.json"),
+    ]);
     assert_eq!(j.code, 6, "{j}");
     let v = j.json();
     assert_eq!(v["timedOut"], true, "{j}");

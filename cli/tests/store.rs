@@ -74,13 +74,7 @@ impl Trip {
 
     /// The outcome of a trip in the store at `store`, read by `trip status --json`.
     fn outcome(&self, store: &Path, trip: &str) -> Value {
-        let out = self.run(&[
-            "--store",
-            store.to_str().unwrap(),
-            "status",
-            trip,
-            "--json",
-        ]);
+        let out = self.run(&["--store", store.to_str().unwrap(), "status", trip, "--json"]);
         let v: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)));
         v["outcome"]["outcome"].clone()
@@ -135,7 +129,12 @@ fn a_store_whose_log_went_missing_after_a_crash_is_named_not_silently_older() {
         args.extend_from_slice(verb);
         let out = t.run(&args);
         // then every verb refuses it, naming the file, the missing log and what to do
-        assert_eq!(out.status.code(), Some(1), "{verb:?}: {}", text(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{verb:?}: {}",
+            text(&out.stdout)
+        );
         let err = text(&out.stderr);
         assert!(err.contains("copy.db-wal is missing"), "{verb:?}: {err}");
         assert!(err.contains("put") && err.contains("back"), "{err}");
@@ -167,17 +166,29 @@ fn export_never_writes_over_the_store_nor_an_existing_file_without_force() {
             assert!(text(&out.stderr).contains("store"), "{}", text(&out.stderr));
         }
     }
-    assert_eq!(std::fs::read(t.store()).unwrap(), before, "the store changed");
+    assert_eq!(
+        std::fs::read(t.store()).unwrap(),
+        before,
+        "the store changed"
+    );
     // another existing file: refused without --force, overwritten with it
     let other = t.path("log.jsonl");
     std::fs::write(&other, "keep me").unwrap();
     let out = t.run(&["export", "-o", other.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("--force"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--force"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(std::fs::read_to_string(&other).unwrap(), "keep me");
     let out = t.run(&["export", "-o", other.to_str().unwrap(), "--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(std::fs::read_to_string(&other).unwrap().contains("TripBooked"));
+    assert!(
+        std::fs::read_to_string(&other)
+            .unwrap()
+            .contains("TripBooked")
+    );
 }
 
 #[test]
@@ -207,9 +218,18 @@ fn a_second_writer_is_refused_with_the_store_and_the_holder_named_while_readers_
     assert!(err.contains("trip.db is in use"), "{err}");
     assert!(err.contains(&format!("pid {pid}")), "{err}");
     // and readers are unaffected
-    for verb in [&["status", "trip-lisbon-0001"][..], &["export"], &["dlq", "list"]] {
+    for verb in [
+        &["status", "trip-lisbon-0001"][..],
+        &["export"],
+        &["dlq", "list"],
+    ] {
         let out = t.run(verb);
-        assert_eq!(out.status.code(), Some(0), "{verb:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{verb:?}: {}",
+            text(&out.stderr)
+        );
     }
     let status = first.wait_with_output().unwrap();
     assert!(
@@ -224,7 +244,12 @@ fn read_only_verbs_create_nothing_and_write_nothing() {
     // given a directory with no store
     let t = Trip::new();
     // when the read-only verbs run there
-    for verb in [&["status", "x"][..], &["export"], &["dlq", "list"], &["watch"]] {
+    for verb in [
+        &["status", "x"][..],
+        &["export"],
+        &["dlq", "list"],
+        &["watch"],
+    ] {
         let out = t.run(verb);
         // then each says there is no store, and how to get one
         assert_eq!(out.status.code(), Some(1), "{verb:?}");
@@ -237,10 +262,17 @@ fn read_only_verbs_create_nothing_and_write_nothing() {
     // and on an existing store they change not a byte of it
     t.run(&["book", &t.sample()]);
     let before = std::fs::read(t.store()).unwrap();
-    for verb in [&["status", "trip-lisbon-0001"][..], &["export"], &["dlq", "list"]] {
+    for verb in [
+        &["status", "trip-lisbon-0001"][..],
+        &["export"],
+        &["dlq", "list"],
+    ] {
         assert!(t.run(verb).status.success(), "{verb:?}");
     }
-    assert!(std::fs::read(t.store()).unwrap() == before, "the store changed");
+    assert!(
+        std::fs::read(t.store()).unwrap() == before,
+        "the store changed"
+    );
     assert!(!sibling(&t.store(), "-wal").exists_and_nonempty());
 }
 
@@ -259,7 +291,11 @@ fn a_file_that_is_not_a_store_is_refused_not_taken_for_a_new_one() {
     let t = Trip::new();
     let cases: [(&str, &[u8], &str); 3] = [
         ("empty.db", b"", "empty (0-byte) file"),
-        ("text.db", b"not a database at all, just some text in a file\n", "not a trip store"),
+        (
+            "text.db",
+            b"not a database at all, just some text in a file\n",
+            "not a trip store",
+        ),
         ("dir.db", b"", "is a directory"),
     ];
     for (name, bytes, says) in cases {
@@ -275,7 +311,10 @@ fn a_file_that_is_not_a_store_is_refused_not_taken_for_a_new_one() {
             let out = t.run(&args);
             assert_eq!(out.status.code(), Some(1), "{name} {verb:?}");
             let err = text(&out.stderr);
-            assert!(err.contains(name) && err.contains(says), "{name} {verb:?}: {err}");
+            assert!(
+                err.contains(name) && err.contains(says),
+                "{name} {verb:?}: {err}"
+            );
         }
         if name != "dir.db" {
             assert_eq!(std::fs::read(&p).unwrap(), bytes, "{name} was changed");
@@ -289,7 +328,13 @@ fn the_live_timeline_prints_no_outcome_before_it_is_on_disk() {
     for crash_at in [3, 5, 8, 12] {
         let t = Trip::new();
         let file = t.trips("many.json", "dur", 60);
-        let out = t.run(&["book", &file, "--verbose", "--crash-after-steps", &crash_at.to_string()]);
+        let out = t.run(&[
+            "book",
+            &file,
+            "--verbose",
+            "--crash-after-steps",
+            &crash_at.to_string(),
+        ]);
         assert!(!out.status.success(), "meant to crash at step {crash_at}");
         // when the outcomes the timeline printed are compared with the store after the crash
         let printed: Vec<String> = text(&out.stdout)
@@ -312,6 +357,9 @@ fn the_live_timeline_prints_no_outcome_before_it_is_on_disk() {
             .collect();
         // then every printed outcome is on disk
         let lost: Vec<_> = printed.iter().filter(|t| !on_disk.contains(*t)).collect();
-        assert!(lost.is_empty(), "crash at {crash_at}: printed but lost: {lost:?}");
+        assert!(
+            lost.is_empty(),
+            "crash at {crash_at}: printed but lost: {lost:?}"
+        );
     }
 }

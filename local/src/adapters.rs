@@ -327,9 +327,11 @@ impl SqliteExecStore {
         } else {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
         };
-        let reader =
-            rusqlite::Connection::open_with_flags(path, mode | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(store_err)?;
+        let reader = rusqlite::Connection::open_with_flags(
+            path,
+            mode | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(store_err)?;
         reader
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(store_err)?;

@@ -366,17 +366,16 @@ impl Runtime {
         });
         let subs = trip_saga_substitutions(&routing.event_bus_name);
         let asl = options.definition.as_deref().unwrap_or(TRIP_SAGA_ASL);
-        let state_machine_arn =
-            match engine.create_state_machine(TRIP_SAGA_NAME, asl, &subs) {
-                Ok(arn) => arn,
-                // The definition changed since the store was written: running executions keep
-                // the version they started with only on AWS; here the new one takes over.
-                Err(WorkflowError::StateMachineAlreadyExists(arn)) => {
-                    engine.update_state_machine(&arn, asl, &subs)?;
-                    arn
-                }
-                Err(e) => return Err(e.into()),
-            };
+        let state_machine_arn = match engine.create_state_machine(TRIP_SAGA_NAME, asl, &subs) {
+            Ok(arn) => arn,
+            // The definition changed since the store was written: running executions keep
+            // the version they started with only on AWS; here the new one takes over.
+            Err(WorkflowError::StateMachineAlreadyExists(arn)) => {
+                engine.update_state_machine(&arn, asl, &subs)?;
+                arn
+            }
+            Err(e) => return Err(e.into()),
+        };
 
         let mut log: Vec<LoggedEvent> = Vec::new();
         let mut after = 0;

@@ -195,7 +195,10 @@ fn check_schema(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             why: if tables.is_empty() {
                 "an SQLite database with no tables".into()
             } else {
-                format!("an SQLite database with other tables: {}", tables.join(", "))
+                format!(
+                    "an SQLite database with other tables: {}",
+                    tables.join(", ")
+                )
             },
         });
     }

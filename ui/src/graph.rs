@@ -87,7 +87,12 @@ fn outgoing(state: &Value) -> Vec<(String, &'static str, Option<String>)> {
     if let Some(n) = state.get("Next").and_then(s) {
         out.push((n, "next", None));
     }
-    for c in state.get("Choices").and_then(Value::as_array).into_iter().flatten() {
+    for c in state
+        .get("Choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(n) = c.get("Next").and_then(s) {
             out.push((n, "choice", None));
         }
@@ -95,7 +100,12 @@ fn outgoing(state: &Value) -> Vec<(String, &'static str, Option<String>)> {
     if let Some(n) = state.get("Default").and_then(s) {
         out.push((n, "default", None));
     }
-    for c in state.get("Catch").and_then(Value::as_array).into_iter().flatten() {
+    for c in state
+        .get("Catch")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(n) = c.get("Next").and_then(s) {
             let errors = c
                 .get("ErrorEquals")
@@ -432,7 +442,12 @@ mod tests {
         for n in ["BookFlight", "BookCar", "NotifyTripBooked"] {
             assert_eq!(node(&g, n).x, x0, "{n} is on the happy path's column");
         }
-        for n in ["BookHotelFailed", "CancelCar", "CancelHotel", "TripBookingFailed"] {
+        for n in [
+            "BookHotelFailed",
+            "CancelCar",
+            "CancelHotel",
+            "TripBookingFailed",
+        ] {
             assert!(node(&g, n).x > x0, "{n} is beside the happy path");
         }
         // Each step below the one before it.
@@ -450,7 +465,11 @@ mod tests {
         // Nothing overlaps.
         let places: HashSet<(i64, i64)> = g.nodes.iter().map(|n| (n.x, n.y)).collect();
         assert_eq!(places.len(), g.nodes.len());
-        assert!(g.nodes.iter().all(|n| n.x + NODE_W <= g.width && n.y + NODE_H <= g.height));
+        assert!(
+            g.nodes
+                .iter()
+                .all(|n| n.x + NODE_W <= g.width && n.y + NODE_H <= g.height)
+        );
     }
 
     #[test]
@@ -517,7 +536,10 @@ mod tests {
         assert_eq!(places.len(), 5);
         let kinds: Vec<&str> = g.edges.iter().map(|e| e.kind).collect();
         assert!(kinds.contains(&"choice") && kinds.contains(&"default"));
-        assert!(node(&g, "Poll").y < node(&g, "Wait").y, "the loop's back edge is ignored");
+        assert!(
+            node(&g, "Poll").y < node(&g, "Wait").y,
+            "the loop's back edge is ignored"
+        );
         assert!(layout("{}").is_err() && layout("not json").is_err());
     }
 }

@@ -34,9 +34,7 @@ const LIST_LIMIT: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {
-    #[error(
-        "no store at {0} yet: run `trip book <entries.json>` first (or pass --store)"
-    )]
+    #[error("no store at {0} yet: run `trip book <entries.json>` first (or pass --store)")]
     NoStore(PathBuf),
     #[error(transparent)]
     View(#[from] ViewError),
@@ -130,8 +128,8 @@ pub fn start(options: Options) -> Result<Running, UiError> {
         port: options.port,
         message,
     };
-    let server = Server::http((Ipv4Addr::LOCALHOST, options.port))
-        .map_err(|e| listen(e.to_string()))?;
+    let server =
+        Server::http((Ipv4Addr::LOCALHOST, options.port)).map_err(|e| listen(e.to_string()))?;
     let port = server
         .server_addr()
         .to_ip()
@@ -241,8 +239,7 @@ impl Console {
         // Compared in constant time: the token is the only secret.
         given.is_some_and(|g| {
             g.len() == self.token.len()
-                && g
-                    .bytes()
+                && g.bytes()
                     .zip(self.token.bytes())
                     .fold(0u8, |acc, (a, b)| acc | (a ^ b))
                     == 0
@@ -263,7 +260,11 @@ fn handle(console: &Console, request: Request) {
     let segments: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
@@ -360,7 +361,11 @@ fn counts_json(s: &State, now: i64) -> Value {
     Value::Object(m)
 }
 
-fn overview(console: &Console, s: &State, now: i64) -> Result<Response<Cursor<Vec<u8>>>, ViewError> {
+fn overview(
+    console: &Console,
+    s: &State,
+    now: i64,
+) -> Result<Response<Cursor<Vec<u8>>>, ViewError> {
     let dead = s.view.dead_letters()?.len();
     Ok(json_response(
         200,

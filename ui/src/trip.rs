@@ -279,7 +279,9 @@ fn emitted_ids(output: &str) -> Vec<String> {
 }
 
 fn task_token(detail: &Value) -> Option<&str> {
-    detail.pointer("/metadata/taskToken").and_then(Value::as_str)
+    detail
+        .pointer("/metadata/taskToken")
+        .and_then(Value::as_str)
 }
 
 /// Links events and history entries both ways.

@@ -50,7 +50,11 @@ impl Fixture {
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
-        (r.status().as_u16(), ct, r.body_mut().read_to_string().unwrap())
+        (
+            r.status().as_u16(),
+            ct,
+            r.body_mut().read_to_string().unwrap(),
+        )
     }
 
     fn json(&self, path: &str) -> Value {
@@ -139,7 +143,13 @@ fn the_trips_list_counts_filters_and_searches() {
         .collect();
     assert_eq!(ids, [COMPENSATED, BOOKED], "search ignores case");
     assert_eq!(f.json("/api/trips?q=lisbon&state=booked")["matching"], 1);
-    assert_eq!(f.json("/api/trips?limit=2")["trips"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        f.json("/api/trips?limit=2")["trips"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     assert_eq!(f.json("/api/trips?limit=2")["matching"], 6);
 
     let (status, _, body) = f.get("/api/trips?state=lost");
@@ -183,12 +193,20 @@ fn one_trip_links_its_events_and_history_and_shows_what_it_holds() {
     assert_eq!(failed["eventType"], "TaskFailed");
     assert_eq!(failed["state"], "BookCar");
     assert_eq!(failed["error"], "Trip.BusinessError");
-    assert!(failed["cause"].as_str().unwrap().contains("NO_CAR_AVAILABLE"));
+    assert!(
+        failed["cause"]
+            .as_str()
+            .unwrap()
+            .contains("NO_CAR_AVAILABLE")
+    );
     assert!(failed["elapsedMs"].as_i64().unwrap() >= 0);
     assert_eq!(failed["eventIds"][0], refusal["eventId"]);
     // The final event was sent by the notify task.
     let last = event("TripBookingFailed");
-    assert_eq!(entry(&last["historyId"])["state"], "NotifyTripBookingFailed");
+    assert_eq!(
+        entry(&last["historyId"])["state"],
+        "NotifyTripBookingFailed"
+    );
     // Every event of a saga that ran is linked to some history entry.
     assert!(events.iter().all(|e| e["historyId"].is_u64()), "{events:?}");
 
@@ -200,11 +218,19 @@ fn one_trip_links_its_events_and_history_and_shows_what_it_holds() {
     assert_eq!(hotel["holds"].as_array().unwrap().len(), 4, "four nights");
     assert!(hotel["holds"][0]["capacity"].as_u64().unwrap() > 0);
     let car = bookings.iter().find(|b| b["service"] == "car").unwrap();
-    assert!(car["failure"].as_str().unwrap().starts_with("NO_CAR_AVAILABLE"));
+    assert!(
+        car["failure"]
+            .as_str()
+            .unwrap()
+            .starts_with("NO_CAR_AVAILABLE")
+    );
 
     let booked = f.json(&format!("/api/trips/{BOOKED}"));
     let holds = &booked["bookings"].as_array().unwrap()[0]["holds"];
-    assert!(holds[0]["held"].as_u64().unwrap() >= 1, "a booked trip holds inventory");
+    assert!(
+        holds[0]["held"].as_u64().unwrap() >= 1,
+        "a booked trip holds inventory"
+    );
     assert_eq!(
         booked["deadLetters"][0]["detailType"], HOSTILE_TYPE,
         "the dead letter names this trip"
@@ -233,7 +259,13 @@ fn the_graph_marks_the_path_the_failed_state_and_the_compensations() {
     assert_eq!(mark("BookHotel"), "visited");
     assert_eq!(mark("BookFlight"), "visited");
     assert_eq!(mark("BookCar"), "failed");
-    for n in ["BookCarFailed", "CancelCar", "CancelFlight", "CancelHotel", "TripBookingFailed"] {
+    for n in [
+        "BookCarFailed",
+        "CancelCar",
+        "CancelFlight",
+        "CancelHotel",
+        "TripBookingFailed",
+    ] {
         assert_eq!(mark(n), "compensation", "{n}");
     }
     assert_eq!(mark("NotifyTripBooked"), "idle");
@@ -254,7 +286,11 @@ fn the_graph_marks_the_path_the_failed_state_and_the_compensations() {
         .filter(|n| n["mark"] == "current")
         .map(|n| n["name"].as_str().unwrap())
         .collect();
-    assert_eq!(current, ["BookFlight"], "the stuck trip waits in BookFlight");
+    assert_eq!(
+        current,
+        ["BookFlight"],
+        "the stuck trip waits in BookFlight"
+    );
 
     // A rejected trip never started an execution: its graph shows nothing taken.
     let rejected = f.json(&format!("/api/trips/{REJECTED}/graph"));
@@ -274,7 +310,10 @@ fn the_dead_letters_come_with_their_reasons() {
     let dead = d["deadLetters"].as_array().unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0]["queue"], "hotel");
-    assert_eq!(dead[0]["receiveCount"], 5, "maxReceiveCount of the hotel queue");
+    assert_eq!(
+        dead[0]["receiveCount"], 5,
+        "maxReceiveCount of the hotel queue"
+    );
     assert_eq!(dead[0]["tripId"], BOOKED);
     assert!(!dead[0]["reason"].as_str().unwrap().is_empty());
     assert!(dead[0]["body"].as_str().unwrap().contains(HOSTILE_TYPE));
@@ -284,7 +323,10 @@ fn the_dead_letters_come_with_their_reasons() {
 fn unknown_routes_trips_and_methods_are_refused() {
     let f = fixture();
     let (status, ct, body) = f.get("/api/trips/no-such-trip");
-    assert_eq!((status, ct.as_str()), (404, "application/json; charset=utf-8"));
+    assert_eq!(
+        (status, ct.as_str()),
+        (404, "application/json; charset=utf-8")
+    );
     assert!(body.contains("no trip \\\"no-such-trip\\\""), "{body}");
     assert_eq!(f.get("/api/trips/no-such-trip/graph").0, 404);
     assert_eq!(f.get("/api/nothing").0, 404);
@@ -317,7 +359,13 @@ fn the_page_and_its_assets_are_embedded_and_load_nothing_from_elsewhere() {
     assert!(!page.contains("http"), "the page refers to no other site");
     // Nothing of the page may set HTML from data.
     let (_, _, js) = f.get("/assets/app.js");
-    for sink in [".innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+    for sink in [
+        ".innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
         assert!(!js.contains(sink), "app.js uses {sink}");
     }
     // And the policy forbids anything else anyway.
@@ -339,8 +387,15 @@ fn the_redrive_action_needs_the_token_and_the_consoles_own_origin() {
     assert_eq!(status, 403, "{body}");
     assert!(body["error"].as_str().unwrap().contains("token"));
     let wrong = "0".repeat(48);
-    assert_eq!(f.post("/api/dlq/redrive", &[("X-Trip-Token", &wrong)]).0, 403);
-    assert_eq!(f.post("/api/dlq/redrive", &[("X-Trip-Token", &token[..47])]).0, 403);
+    assert_eq!(
+        f.post("/api/dlq/redrive", &[("X-Trip-Token", &wrong)]).0,
+        403
+    );
+    assert_eq!(
+        f.post("/api/dlq/redrive", &[("X-Trip-Token", &token[..47])])
+            .0,
+        403
+    );
     // Another page, even with the token, may not act.
     let (status, body) = f.post(
         "/api/dlq/redrive",
@@ -348,7 +403,11 @@ fn the_redrive_action_needs_the_token_and_the_consoles_own_origin() {
     );
     assert_eq!(status, 403);
     assert!(body["error"].as_str().unwrap().contains("cross-origin"));
-    assert_eq!(f.json("/api/overview")["deadLetters"], 1, "nothing was redriven");
+    assert_eq!(
+        f.json("/api/overview")["deadLetters"],
+        1,
+        "nothing was redriven"
+    );
 
     let (status, body) = f.post(
         "/api/dlq/redrive",
@@ -361,7 +420,10 @@ fn the_redrive_action_needs_the_token_and_the_consoles_own_origin() {
     let dead = f.json("/api/dlq");
     assert_eq!(dead["deadLetters"][0]["receiveCount"], 5);
     // Without Origin (not a browser), the token alone suffices.
-    assert_eq!(f.post("/api/dlq/redrive", &[("X-Trip-Token", &token)]).0, 200);
+    assert_eq!(
+        f.post("/api/dlq/redrive", &[("X-Trip-Token", &token)]).0,
+        200
+    );
 }
 
 /// A raw request, to send the Host header a browser sends for a rebound DNS name.
@@ -393,7 +455,9 @@ fn a_request_for_another_host_name_is_refused() {
     assert!(other_port.starts_with("HTTP/1.1 421"), "{other_port}");
     let localhost = raw(
         f.ui.addr(),
-        &format!("GET /api/overview HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"),
+        &format!(
+            "GET /api/overview HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
+        ),
     );
     assert!(localhost.starts_with("HTTP/1.1 200"), "{localhost}");
     assert_eq!(f.ui.addr().ip(), std::net::Ipv4Addr::LOCALHOST);
@@ -417,7 +481,11 @@ fn the_stream_announces_what_another_process_writes() {
             return v["lastSeq"].as_i64().unwrap();
         }
     };
-    assert_eq!(next_change(), before, "the stream starts with where the store is");
+    assert_eq!(
+        next_change(),
+        before,
+        "the stream starts with where the store is"
+    );
     // Another writer (the runtime, as `trip book` would) books a trip while we listen.
     {
         let mut rt = trip_local::Runtime::open(trip_local::RuntimeOptions {

@@ -343,7 +343,11 @@ fn run_and_report(
         tally.count(exit::REJECTED);
         code = code.max(exit::REJECTED);
         let mut s = format!("{}  {}", out.trip("(no tripId)"), out.bad("REJECTED"));
-        for reason in r.envelope.detail["reasons"].as_array().into_iter().flatten() {
+        for reason in r.envelope.detail["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             s.push_str(&format!(
                 "\n      - {}: {}",
                 out.bold(&printable(reason["path"].as_str().unwrap_or_default())),

@@ -13,8 +13,10 @@ use crate::output::printable;
 use crate::{Ctx, exit};
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  trip dlq list\n  trip dlq list --queue flight --json\n  \
-                        trip dlq redrive --queue car\n  trip dlq purge --queue bridge")]
+#[command(
+    after_help = "Examples:\n  trip dlq list\n  trip dlq list --queue flight --json\n  \
+                        trip dlq redrive --queue car\n  trip dlq purge --queue bridge"
+)]
 pub struct DlqArgs {
     #[command(subcommand)]
     pub action: DlqAction,
@@ -45,7 +47,12 @@ pub enum DlqAction {
 /// The queue a `--queue` names, checked against the routing table's queues.
 fn checked_queue(rt: &Runtime, queue: Option<String>) -> anyhow::Result<Option<String>> {
     let Some(q) = queue else { return Ok(None) };
-    let names: Vec<&str> = rt.routing().queues.iter().map(|q| q.name.as_str()).collect();
+    let names: Vec<&str> = rt
+        .routing()
+        .queues
+        .iter()
+        .map(|q| q.name.as_str())
+        .collect();
     if !names.contains(&q.as_str()) {
         bail!(
             "no queue {:?}: the queues are {}",
@@ -97,7 +104,14 @@ pub fn dlq(ctx: &Ctx, args: DlqArgs) -> anyhow::Result<u8> {
             }
             let mut table = Table::new();
             table.load_preset(UTF8_FULL_CONDENSED);
-            table.set_header(["queue", "trip", "message", "receives", "dead since", "reason"]);
+            table.set_header([
+                "queue",
+                "trip",
+                "message",
+                "receives",
+                "dead since",
+                "reason",
+            ]);
             for m in &dead {
                 table.add_row([
                     m.queue.clone(),

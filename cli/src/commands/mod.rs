@@ -40,7 +40,9 @@ fn open(ctx: &Ctx, read_only: bool) -> anyhow::Result<Runtime> {
     .map_err(|e| match (&e, &ctx.store) {
         // Store errors name the file and what to do already.
         (trip_local::RuntimeError::Store(_), _) => anyhow::Error::from(e),
-        (_, Some(p)) => anyhow::Error::from(e).context(format!("cannot open the store {}", p.display())),
+        (_, Some(p)) => {
+            anyhow::Error::from(e).context(format!("cannot open the store {}", p.display()))
+        }
         (_, None) => anyhow::Error::from(e).context("cannot start the embedded runtime"),
     })
 }

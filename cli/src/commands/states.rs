@@ -69,7 +69,10 @@ pub fn states(ctx: &Ctx, args: StatesArgs) -> anyhow::Result<u8> {
     if out.json {
         out.print_json(&run.to_json());
     } else {
-        let events = run.history["events"].as_array().cloned().unwrap_or_default();
+        let events = run.history["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         print!("{}", crate::history::render(&out, &events));
         println!();
         println!("{} {}", out.bold("status:"), run.status);

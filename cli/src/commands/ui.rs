@@ -39,7 +39,11 @@ pub fn ui(ctx: &Ctx, args: UiArgs) -> anyhow::Result<u8> {
         );
     }
     if args.open {
-        let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+        let opener = if cfg!(target_os = "macos") {
+            "open"
+        } else {
+            "xdg-open"
+        };
         std::process::Command::new(opener)
             .arg(&url)
             .spawn()

@@ -63,7 +63,11 @@ pub fn build_store(store: &Path) {
                 start_ms: twenty_minutes_ago,
             },
         );
-        for sample in ["book-trip.json", "book-trip-car-fails.json", "book-trip-invalid.json"] {
+        for sample in [
+            "book-trip.json",
+            "book-trip-car-fails.json",
+            "book-trip-invalid.json",
+        ] {
             rt.put_events(&entries(sample)).unwrap();
             rt.run_until_idle(None, |_| true).unwrap();
         }
@@ -77,19 +81,26 @@ pub fn build_store(store: &Path) {
         });
         rt.send_raw("hotel", hostile.to_string()).unwrap();
         rt.run_until_idle(None, |_| true).unwrap();
-        assert_eq!(rt.dead_letters().len(), 1, "the hostile message is dead-lettered");
+        assert_eq!(
+            rt.dead_letters().len(),
+            1,
+            "the hostile message is dead-lettered"
+        );
         // Half-way through: the hotel is booked, the flight requested, then nothing drives it.
         rt.put_events(&renamed(STUCK)).unwrap();
         let mut stats = RunStats::default();
-        while !rt
-            .log()
-            .iter()
-            .any(|e| e.trip_id() == Some(STUCK) && e.envelope.detail_type == "FlightBookingRequested")
-        {
+        while !rt.log().iter().any(|e| {
+            e.trip_id() == Some(STUCK) && e.envelope.detail_type == "FlightBookingRequested"
+        }) {
             rt.step(&mut stats).unwrap();
         }
     }
     // A trip requested just now, which no one has run yet.
-    let mut rt = open(store, ClockChoice::Wall { fast_forward: false });
+    let mut rt = open(
+        store,
+        ClockChoice::Wall {
+            fast_forward: false,
+        },
+    );
     rt.put_events(&renamed(RUNNING)).unwrap();
 }
