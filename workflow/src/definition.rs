@@ -374,6 +374,61 @@ fn check_targets(m: &StateMachine, here: &str, prefix: &str) -> Result<(), Workf
 
 const COMMON: &[&str] = &["Type", "Comment"];
 
+/// The optimized integrations' actions (https://docs.aws.amazon.com/step-functions/latest/dg/integrate-optimized.html
+/// and each service's page). A service listed here with an action not listed is refused, as
+/// CreateStateMachine refuses it; services not listed (and `aws-sdk:*`) are left to run time.
+const OPTIMIZED_ACTIONS: &[(&str, &[&str])] = &[
+    ("lambda", &["invoke"]),
+    (
+        "dynamodb",
+        &["getItem", "putItem", "updateItem", "deleteItem"],
+    ),
+    ("sqs", &["sendMessage"]),
+    ("sns", &["publish"]),
+    ("events", &["putEvents"]),
+    ("states", &["startExecution"]),
+    ("ecs", &["runTask"]),
+    ("batch", &["submitJob"]),
+    ("glue", &["startJobRun"]),
+    (
+        "athena",
+        &[
+            "startQueryExecution",
+            "stopQueryExecution",
+            "getQueryExecution",
+            "getQueryResults",
+        ],
+    ),
+    ("apigateway", &["invoke"]),
+    ("http", &["invoke"]),
+];
+
+/// Refuses `arn:aws:states:::SERVICE:ACTION[.sync|.sync:2|.waitForTaskToken]` with an unknown
+/// ACTION of a known SERVICE, in CreateStateMachine's words.
+fn check_integration(resource: &str) -> Result<(), String> {
+    let Some(rest) = resource.strip_prefix("arn:aws:states:::") else {
+        return Ok(());
+    };
+    let Some((service, action)) = rest.split_once(':') else {
+        return Ok(());
+    };
+    let action = action
+        .strip_suffix(".waitForTaskToken")
+        .or_else(|| action.strip_suffix(".sync:2"))
+        .or_else(|| action.strip_suffix(".sync"))
+        .unwrap_or(action);
+    match OPTIMIZED_ACTIONS.iter().find(|(s, _)| *s == service) {
+        Some((_, actions)) if !actions.contains(&action) => Err(unrecognized(resource)),
+        _ => Ok(()),
+    }
+}
+
+fn unrecognized(resource: &str) -> String {
+    format!(
+        "SCHEMA_VALIDATION_FAILED: The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region."
+    )
+}
+
 fn allowed_fields(ty: &str) -> Option<&'static [&'static str]> {
     Some(match ty {
         "Pass" => &[
@@ -802,6 +857,7 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                     )
                 })?
                 .to_string();
+            check_integration(&resource).map_err(|m| err(&format!("{loc} field 'Resource'"), m))?;
             let timeout = seconds(obj, "TimeoutSeconds", &loc, 1)?;
             let heartbeat = seconds(obj, "HeartbeatSeconds", &loc, 1)?;
             if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat)

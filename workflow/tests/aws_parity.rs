@@ -728,3 +728,44 @@ mod map {
         assert!(loads(map(json!({"ItemBatcher": {"MaxItemsPerBatch": 2}}), false)).is_err());
     }
 }
+
+mod validation {
+    use super::*;
+
+    fn task(resource: &str) -> Value {
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource, "End": true}}})
+    }
+
+    /// Each optimized integration has a fixed set of actions
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/connect-ddb.html: "Supported
+    /// Amazon DynamoDB APIs: GetItem, PutItem, UpdateItem, DeleteItem"); CreateStateMachine
+    /// refuses another one.
+    #[test]
+    fn an_unknown_action_of_a_known_integration_is_refused() {
+        let err = loads(task("arn:aws:states:::dynamodb:foo")).expect_err("no such action");
+        assert!(
+            err.contains("The resource provided arn:aws:states:::dynamodb:foo is not recognized"),
+            "{err}"
+        );
+        assert!(loads(task("arn:aws:states:::lambda:call")).is_err());
+        assert!(loads(task("arn:aws:states:::sqs:sendMessage.waitForTaskToken")).is_ok());
+        assert!(loads(task("arn:aws:states:::dynamodb:putItem")).is_ok());
+        assert!(loads(task("arn:aws:states:::states:startExecution.sync:2")).is_ok());
+        assert!(loads(task("arn:aws:states:::events:putEvents.waitForTaskToken")).is_ok());
+        // the SDK integrations take any action
+        assert!(loads(task("arn:aws:states:::aws-sdk:dynamodb:describeTable")).is_ok());
+    }
+
+    /// What AWS accepts is accepted: the Map fields of a Distributed Map, Label, and the
+    /// context object in InputPath.
+    #[test]
+    fn what_aws_accepts_loads() {
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "Label": "Orders",
+            "InputPath": "$$.Execution.Input", "ItemsPath": "$.orders",
+            "ToleratedFailurePercentage": 5, "ToleratedFailureCount": 1,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        assert_eq!(loads(def), Ok(()));
+    }
+}
