@@ -22,6 +22,7 @@ pub mod queue;
 pub mod runtime;
 pub mod simulate;
 pub mod store;
+pub mod trip_faults;
 
 pub use store::Durability;
 

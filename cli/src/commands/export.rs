@@ -68,9 +68,15 @@ fn check_output(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip export -o log.jsonl && trip replay log.jsonl --twice\n  aws logs filter-log-events --log-group-name <group> > events.json && trip replay events.json\n  trip replay log.jsonl --rule saga-bridge"
+)]
 pub struct ReplayArgs {
-    /// A JSON Lines event log: `trip export` output, or CloudWatch Logs events (one envelope per
-    /// line, or `aws logs filter-log-events` items with the envelope in `message`).
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
+    /// An event log: `trip export` output (JSON Lines), or CloudWatch Logs events — what
+    /// `aws logs filter-log-events` prints (`{"events": [...]}`, the envelope in each
+    /// `message`), or such items one per line.
     /// Not with --aws, which replays the deployed archive.
     pub log: Option<String>,
     /// Replay into the store instead of a fresh in-memory runtime.
@@ -128,23 +134,42 @@ pub fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<u8> {
 /// Reads a JSON Lines log. Errors name the file and line.
 pub fn read_log(path: &str) -> anyhow::Result<Vec<EventEnvelope>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let v: Value =
-            serde_json::from_str(line).with_context(|| format!("{path}:{}: not JSON", i + 1))?;
-        // CloudWatch's filter-log-events items carry the envelope as a string in `message`.
+    // The item of a log: an envelope, or a CloudWatch Logs event whose `message` holds one.
+    let envelope = |v: Value, at: &str| -> anyhow::Result<EventEnvelope> {
         let v = match v.get("message").and_then(Value::as_str) {
             Some(m) if v.get("detail-type").is_none() => serde_json::from_str(m)
-                .with_context(|| format!("{path}:{}: message is not JSON", i + 1))?,
+                .with_context(|| format!("{path}:{at}: message is not JSON"))?,
             _ => v,
         };
-        let env: EventEnvelope = serde_json::from_value(v)
-            .with_context(|| format!("{path}:{}: not an EventBridge event", i + 1))?;
-        out.push(env);
+        serde_json::from_value(v).with_context(|| format!("{path}:{at}: not an EventBridge event"))
+    };
+    let mut out = Vec::new();
+    // One JSON document: what `aws logs filter-log-events` prints (`{"events": [...]}`, or its
+    // `--query events` array); otherwise JSON Lines.
+    let whole: Option<Vec<Value>> = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(mut m)) if m.get("events").is_some_and(Value::is_array) => {
+            match m.remove("events") {
+                Some(Value::Array(items)) => Some(items),
+                _ => None,
+            }
+        }
+        Ok(Value::Array(items)) => Some(items),
+        _ => None,
+    };
+    if let Some(items) = whole {
+        for (i, v) in items.into_iter().enumerate() {
+            out.push(envelope(v, &format!("events[{i}]"))?);
+        }
+    } else {
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let v: Value = serde_json::from_str(line)
+                .with_context(|| format!("{path}:{}: not JSON", i + 1))?;
+            out.push(envelope(v, &(i + 1).to_string())?);
+        }
     }
     if out.is_empty() {
         bail!("{path} holds no events");
@@ -194,6 +219,14 @@ pub fn replay(ctx: &Ctx, args: ReplayArgs) -> anyhow::Result<u8> {
             ..RuntimeOptions::default()
         })?
     };
+    let known: Vec<&str> = rt.routing().rules.iter().map(|r| r.name.as_str()).collect();
+    if let Some(bad) = args.rules.iter().find(|r| !known.contains(&r.as_str())) {
+        bail!(
+            "no rule {:?} in the routing table: the rules are {}",
+            crate::output::printable(bad),
+            known.join(", ")
+        );
+    }
     let n = rt.replay(events.clone(), &args.rules)?;
     rt.run_until_idle(None, |_| true)?;
     let trips = rt.trip_ids();

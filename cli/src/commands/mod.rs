@@ -5,10 +5,14 @@ pub mod book;
 pub mod cost;
 pub mod dlq;
 pub mod export;
+pub mod inventory;
+pub mod list;
 pub mod pattern;
+pub mod reset;
 pub mod simulate;
 pub mod states;
 pub mod status;
+pub mod ui;
 pub mod watch;
 
 use anyhow::Context;
@@ -18,21 +22,29 @@ use crate::Ctx;
 
 /// Opens the embedded runtime over the store (or in memory), resuming anything in flight.
 pub fn open_runtime(ctx: &Ctx) -> anyhow::Result<Runtime> {
-    open(ctx, false)
+    open(ctx, false, ClockChoice::Wall { fast_forward: true })
+}
+
+/// [`open_runtime`] with a choice of clock (`trip book --real-time` waits out its timers).
+pub fn open_runtime_with(ctx: &Ctx, clock: ClockChoice) -> anyhow::Result<Runtime> {
+    open(ctx, false, clock)
 }
 
 /// The runtime over the store for a verb that only looks: nothing is created or written,
 /// and a missing store is an error rather than a new empty one.
 pub fn open_runtime_read_only(ctx: &Ctx) -> anyhow::Result<Runtime> {
-    open(ctx, true)
+    open(ctx, true, ClockChoice::Wall { fast_forward: true })
 }
 
-fn open(ctx: &Ctx, read_only: bool) -> anyhow::Result<Runtime> {
+fn open(ctx: &Ctx, read_only: bool, clock: ClockChoice) -> anyhow::Result<Runtime> {
+    let sources = ctx.sources()?;
     Runtime::open(RuntimeOptions {
         store: ctx.store.clone(),
-        clock: ClockChoice::Wall { fast_forward: true },
+        clock,
         durability: ctx.durability,
         read_only,
+        definition: sources.definition,
+        routing: sources.routing,
         ..RuntimeOptions::default()
     })
     .map_err(|e| match (&e, &ctx.store) {
