@@ -824,7 +824,7 @@ fn put_events_takes_at_most_ten_entries_like_aws() {
 #[test]
 fn watch_follow_waits_for_the_store_and_shows_each_outcome() {
     let t = Trip::new();
-    let mut watch = t
+    let watch = t
         .cmd(&["watch", "--follow", "--idle-exit", "3"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

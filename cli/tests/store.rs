@@ -197,7 +197,7 @@ fn a_second_writer_is_refused_with_the_store_and_the_holder_named_while_readers_
     t.run(&["book", &t.sample()]);
     // given a writer that holds the store (a long batch)
     let file = t.trips("many.json", "lock", 300);
-    let mut first = t
+    let first = t
         .command(&["book", &file, "--timeout", "120"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
