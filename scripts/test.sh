@@ -25,6 +25,16 @@ fi
 step "npm packages (cli/tests/mermaid/)"
 (cd cli/tests/mermaid && npm ci --no-audit --no-fund --loglevel=error)
 
+step "browser (Debian's chromium, for trip ui's browser tests)"
+# The browser tests fail without it (ui/tests/browser.rs); a fresh machine gets it here.
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+chromium --version 2>/dev/null
+
 step "rust tests"
 export TRIP_ASL_VALIDATOR=1
 if command -v cargo-nextest >/dev/null 2>&1; then

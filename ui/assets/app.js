@@ -34,10 +34,16 @@ function el(tag, attrs, ...children) {
 }
 
 function append(node, children) {
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     node.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
   }
+}
+
+// Replaces a node's children (arrays flattened, as `el` does).
+function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
 }
 
 function svg(tag, attrs, ...children) {
@@ -94,7 +100,7 @@ function route() {
     view.name = "trips";
     document.getElementById("nav-trips").classList.add("active");
   }
-  app.replaceChildren();
+  fill(app);
   render(true);
 }
 
@@ -106,7 +112,7 @@ async function render(fresh) {
     else await renderTrips(fresh);
   } catch (e) {
     const app = document.getElementById("app");
-    app.replaceChildren(el("div", { class: "error", id: "error" }, e.message));
+    fill(app, el("div", { class: "error", id: "error" }, e.message));
   }
 }
 
@@ -127,7 +133,7 @@ async function renderTrips(fresh) {
       id: "search", type: "search", placeholder: "Search by trip id", value: view.q,
       on: { input: (e) => { view.q = e.target.value; renderTrips(false); } },
     });
-    app.replaceChildren(
+    fill(app,
       el("section", { class: "counts", id: "counts" }),
       el("div", { class: "toolbar" }, el("div", { id: "filters", class: "filters" }), search),
       el("table", { id: "trips", class: "grid" },
@@ -142,18 +148,18 @@ async function renderTrips(fresh) {
   if (view.q) params.set("q", view.q);
   const data = await getJson(`/api/trips?${params}`);
   const counts = document.getElementById("counts");
-  counts.replaceChildren(
+  fill(counts,
     el("div", { class: "count total" }, el("b", { "data-count": "total" }, data.counts.total), "trips"),
     STATES.map((s) => el("div", { class: `count s-${s}` },
       el("b", { "data-count": s }, data.counts[s]), s)));
   const filters = document.getElementById("filters");
-  filters.replaceChildren(...["all", ...STATES].map((s) =>
+  fill(filters, ...["all", ...STATES].map((s) =>
     el("button", {
       class: s === view.filter ? "chip on" : "chip", "data-filter": s,
       on: { click: () => { view.filter = s; renderTrips(false); } },
     }, s, " ", el("span", { class: "n" }, s === "all" ? data.counts.total : data.counts[s]))));
   const body = document.querySelector("#trips tbody");
-  body.replaceChildren(...data.trips.map((t) =>
+  fill(body, ...data.trips.map((t) =>
     el("tr", { "data-trip-id": t.tripId, "data-state": t.state },
       el("td", {}, el("a", { href: tripHref(t.tripId), class: "trip-link" }, t.tripId)),
       el("td", {}, badge(t.state)),
@@ -197,17 +203,18 @@ async function renderTrip(id, fresh) {
       el("p", {}, "Rejected before any saga started:"),
       el("ul", {}, t.outcome.reasons.map((r) => el("li", {}, el("code", {}, r.path), ": ", r.reason)))));
   }
-  app.replaceChildren(
+  fill(app,
     el("p", {}, el("a", { href: "#/" }, "← all trips")),
     el("h1", { id: "trip-title" }, el("span", { id: "trip-id" }, t.tripId), " ", badge(t.state)),
-    el("dl", { class: "facts" }, facts.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+    el("dl", { class: "facts" }, facts.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v)))),
     outcome,
-    el("section", { class: "card" }, el("h2", {}, "State machine",
-      g ? el("span", { class: "muted" }, ` ${g.stateMachine}`) : ""),
-      g ? graphView(g.graph) : el("p", { class: "muted" }, "No execution: the saga never started.")),
     el("div", { class: "columns" },
-      el("section", { class: "card" }, el("h2", {}, "Events"), timeline(t)),
-      el("section", { class: "card wide" }, el("h2", {}, "Execution history"), historyTable(t))),
+      el("section", { class: "card" }, el("h2", {}, "State machine",
+        g ? el("span", { class: "muted" }, ` ${g.stateMachine}`) : ""),
+        g && t.execution ? graphView(g.graph)
+          : el("p", { class: "muted", id: "no-execution" }, "No execution: the saga never started.")),
+      el("section", { class: "card" }, el("h2", {}, "Events"), timeline(t))),
+    el("section", { class: "card" }, el("h2", {}, "Execution history"), historyTable(t)),
     el("section", { class: "card" }, el("h2", {}, "Bookings and inventory held"), bookings(t)),
     el("section", { class: "card" }, el("h2", {}, "Dead letters"), deadLetterTable(t.deadLetters)));
   if (!fresh) window.scrollTo(0, scroll);
@@ -353,7 +360,7 @@ async function renderDlq() {
     actions.appendChild(el("p", { class: "muted" },
       "Read-only: open the address `trip ui` printed (with its token) to redrive."));
   }
-  app.replaceChildren(
+  fill(app,
     el("h1", {}, "Dead letters"),
     el("p", { class: "muted" }, "Messages their consumer failed on until the queue's maxReceiveCount, with the reason of the last attempt."),
     actions,

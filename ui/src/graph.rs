@@ -81,7 +81,12 @@ pub enum GraphError {
     Missing(&'static str),
 }
 
-fn outgoing(state: &Value) -> Vec<(String, &'static str, Option<String>)> {
+/// An edge out of a state: its target, its kind and its label.
+type Out = (String, &'static str, Option<String>);
+/// Every state's edges, by name.
+type Adjacency<'a> = BTreeMap<&'a str, Vec<Out>>;
+
+fn outgoing(state: &Value) -> Vec<Out> {
     let mut out = Vec::new();
     let s = |v: &Value| v.as_str().map(str::to_owned);
     if let Some(n) = state.get("Next").and_then(s) {
@@ -135,7 +140,7 @@ pub fn layout(definition: &str) -> Result<Graph, GraphError> {
         .get("States")
         .and_then(Value::as_object)
         .ok_or(GraphError::Missing("States"))?;
-    let edges_of: BTreeMap<&str, Vec<(String, &'static str, Option<String>)>> = states
+    let edges_of: Adjacency = states
         .iter()
         .map(|(name, st)| (name.as_str(), outgoing(st)))
         .collect();
@@ -147,7 +152,7 @@ pub fn layout(definition: &str) -> Result<Graph, GraphError> {
     let mut seen: HashSet<&str> = HashSet::new();
     fn dfs<'a>(
         n: &'a str,
-        edges_of: &'a BTreeMap<&'a str, Vec<(String, &'static str, Option<String>)>>,
+        edges_of: &'a Adjacency<'a>,
         order: &mut Vec<&'a str>,
         seen: &mut HashSet<&'a str>,
         on_stack: &mut HashSet<&'a str>,

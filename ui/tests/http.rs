@@ -259,15 +259,21 @@ fn the_graph_marks_the_path_the_failed_state_and_the_compensations() {
     assert_eq!(mark("BookHotel"), "visited");
     assert_eq!(mark("BookFlight"), "visited");
     assert_eq!(mark("BookCar"), "failed");
-    for n in [
+    let compensation = [
         "BookCarFailed",
         "CancelCar",
         "CancelFlight",
         "CancelHotel",
+        "NotifyTripBookingFailed",
         "TripBookingFailed",
-    ] {
+    ];
+    for n in compensation {
         assert_eq!(mark(n), "compensation", "{n}");
     }
+    assert_eq!(
+        nodes.iter().filter(|n| n["mark"] == "compensation").count(),
+        compensation.len()
+    );
     assert_eq!(mark("NotifyTripBooked"), "idle");
     assert_eq!(mark("BookHotelFailed"), "idle");
     let taken = g["graph"]["edges"]

@@ -16,6 +16,8 @@ pub enum Segment {
     DescendantWildcard,
     Slice(Option<i64>, Option<i64>, Option<i64>),
     Union(Vec<Segment>),
+    /// `[?(...)]`: the elements of an array (or an object itself) that pass the filter.
+    Filter(Box<crate::filter::Filter>),
 }
 
 /// A parsed JSONPath; `context` is true for `$$` (the context object).
@@ -170,7 +172,7 @@ impl Path {
         for seg in &self.segments {
             let mut next = Vec::new();
             for v in current {
-                apply_segment(seg, v, &mut next);
+                apply_segment(seg, v, root, &mut next);
             }
             current = next;
         }
@@ -319,9 +321,9 @@ fn parse_bracket(chars: &[char], open: usize, text: &str) -> Result<(Segment, us
             parts.push(Segment::Wildcard);
             i += 1;
         } else if c == '?' {
-            return Err(format!(
-                "path '{text}': filter expressions are not supported"
-            ));
+            let (filter, next) = parse_filter(chars, i, text)?;
+            parts.push(Segment::Filter(Box::new(filter)));
+            i = next;
         } else {
             let start = i;
             while chars
@@ -386,8 +388,55 @@ fn parse_bracket(chars: &[char], open: usize, text: &str) -> Result<(Segment, us
     Ok((seg, i))
 }
 
-fn apply_segment<'a>(seg: &Segment, v: &'a Value, out: &mut Vec<&'a Value>) {
+/// Reads `?(...)` starting at the `?`; returns the filter and the position after the `)`.
+fn parse_filter(
+    chars: &[char],
+    question: usize,
+    text: &str,
+) -> Result<(crate::filter::Filter, usize), String> {
+    if chars.get(question + 1) != Some(&'(') {
+        return Err(format!("path '{text}': expected '(' after '?'"));
+    }
+    let start = question + 2;
+    let mut i = start;
+    let mut depth = 1usize;
+    let mut quote: Option<char> = None;
+    while let Some(&c) = chars.get(i) {
+        if let Some(q) = quote {
+            if c == '\\' {
+                i += 1;
+            } else if c == q {
+                quote = None;
+            }
+        } else if c == '\'' || c == '"' {
+            quote = Some(c);
+        } else if c == '(' {
+            depth += 1;
+        } else if c == ')' {
+            depth -= 1;
+            if depth == 0 {
+                let inner: String = chars[start..i].iter().collect();
+                let filter =
+                    crate::filter::parse(&inner).map_err(|e| format!("path '{text}': {e}"))?;
+                return Ok((filter, i + 1));
+            }
+        }
+        i += 1;
+    }
+    Err(format!("path '{text}': unclosed filter expression"))
+}
+
+fn apply_segment<'a>(seg: &Segment, v: &'a Value, root: &Value, out: &mut Vec<&'a Value>) {
     match seg {
+        Segment::Filter(filter) => match v {
+            Value::Array(items) => out.extend(
+                items
+                    .iter()
+                    .filter(|item| crate::filter::test(filter, item, root)),
+            ),
+            Value::Object(_) if crate::filter::test(filter, v, root) => out.push(v),
+            _ => {}
+        },
         Segment::Field(f) => {
             if let Some(x) = v.as_object().and_then(|o| o.get(f)) {
                 out.push(x);
@@ -454,7 +503,7 @@ fn apply_segment<'a>(seg: &Segment, v: &'a Value, out: &mut Vec<&'a Value>) {
         }
         Segment::Union(parts) => {
             for p in parts {
-                apply_segment(p, v, out);
+                apply_segment(p, v, root, out);
             }
         }
     }
@@ -703,7 +752,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_paths() {
-        for bad in ["a.b", "$.", "$[", "$['x'", "$.a[?(@.b)]", "$.a]"] {
+        for bad in [
+            "a.b",
+            "$.",
+            "$[",
+            "$['x'",
+            "$.a[?(@.b ==)]",
+            "$.a[?(@.b)",
+            "$.a]",
+        ] {
             assert!(Path::parse(bad).is_err(), "{bad} should not parse");
         }
     }

@@ -289,3 +289,483 @@ mod intrinsics {
         );
     }
 }
+
+mod jsonpath {
+    use super::*;
+
+    fn select(path: &str, input: Value) -> ScriptedRun {
+        run(
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": path, "End": true}}}),
+            input,
+        )
+    }
+
+    /// Step Functions paths are JsonPath as Jayway implements it ("Step Functions uses the
+    /// Jayway Java implementation of JsonPath" hints at it; the filter examples follow
+    /// https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html,
+    /// "Reference paths" and "Paths", and Jayway's README operators).
+    #[test]
+    fn filter_expressions_select_the_matching_elements() {
+        let input = json!({"users": [
+            {"name": "a", "status": 0, "age": 30},
+            {"name": "b", "status": 1, "age": 17},
+            {"name": "c", "status": 0, "age": 12}
+        ], "min": 18});
+        let r = select("$.users[?(@.status == 0)]", input.clone());
+        assert_eq!(
+            r.output,
+            Some(
+                json!([{"name": "a", "status": 0, "age": 30}, {"name": "c", "status": 0, "age": 12}])
+            )
+        );
+        let r = select("$.users[?(@.age >= $.min)].name", input.clone());
+        assert_eq!(r.output, Some(json!(["a"])));
+        let r = select(
+            "$.users[?(@.name in ['b', 'c'] && @.age < 15)].name",
+            input.clone(),
+        );
+        assert_eq!(r.output, Some(json!(["c"])));
+        let r = select("$.users[?(@.name =~ /[AB]/i)].name", input);
+        assert_eq!(r.output, Some(json!(["a", "b"])));
+    }
+
+    /// A filter in a Parameters path (a payload template's `.$` value takes any path).
+    #[test]
+    fn a_filter_works_in_parameters() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "Parameters": {"kept.$": "$.items[?(@.keep)].n"}, "End": true}}});
+        let r = run(def, json!({"items": [{"keep": true, "n": 1}, {"n": 2}]}));
+        assert_eq!(r.output, Some(json!({"kept": [1]})));
+    }
+
+    /// Quoted keys take backslash escapes: `$['Test\"Name\"']` names the key `Test"Name"`.
+    #[test]
+    fn quoted_keys_with_escapes() {
+        let r = select("$['Test\\\"Name\\\"']", json!({"Test\"Name\"": 7}));
+        assert_eq!(r.output, Some(json!(7)), "{:?}", r.cause);
+        let r = select("$['it\\'s']", json!({"it's": 8}));
+        assert_eq!(r.output, Some(json!(8)), "{:?}", r.cause);
+        let r = select("$[\"a.b\"]", json!({"a.b": 9}));
+        assert_eq!(r.output, Some(json!(9)), "{:?}", r.cause);
+    }
+
+    #[test]
+    fn a_malformed_filter_is_refused_at_load() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "InputPath": "$.a[?(@.b ==)]", "End": true}}});
+        assert!(loads(def).is_err());
+    }
+}
+
+mod data_limit {
+    use super::*;
+
+    /// "The maximum input or output size for a task, state, or execution is 256 KiB of data
+    /// as a UTF-8 encoded string" (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html);
+    /// going over is States.DataLimitExceeded
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+    const OVER: usize = 256 * 1024 + 1;
+
+    fn big() -> Value {
+        json!({"blob": "x".repeat(OVER)})
+    }
+
+    #[test]
+    fn a_result_over_the_limit_is_caught_by_name_and_by_states_all() {
+        for catcher in ["States.DataLimitExceeded", "States.ALL"] {
+            let def = json!({"StartAt": "Grow", "States": {
+                "Grow": {"Type": "Task", "Resource": TASK, "ResultPath": "$.big", "Next": "Done",
+                    "Catch": [{"ErrorEquals": [catcher], "ResultPath": "$.error", "Next": "Caught"}]},
+                "Done": {"Type": "Succeed"},
+                "Caught": {"Type": "Pass", "End": true}}});
+            let r = run_with(
+                def,
+                json!({"small": true}),
+                Responses::default().with("Grow", ScriptedResponse::output(big())),
+            );
+            assert_eq!(
+                r.status,
+                ExecutionStatus::Succeeded,
+                "{catcher}: {:?}",
+                r.cause
+            );
+            let out = r.output.expect("output");
+            assert_eq!(
+                out["error"]["Error"], "States.DataLimitExceeded",
+                "{catcher}"
+            );
+            assert_eq!(out["small"], true);
+        }
+    }
+
+    #[test]
+    fn a_parallel_output_over_the_limit_is_caught() {
+        let branch = json!({"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": big(), "End": true}}});
+        let def = json!({"StartAt": "Par", "States": {
+            "Par": {"Type": "Parallel", "Branches": [branch], "Next": "Done",
+                "Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "Next": "Caught"}]},
+            "Done": {"Type": "Succeed"},
+            "Caught": {"Type": "Pass", "End": true}}});
+        let r = run(def, json!({}));
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        assert_eq!(
+            r.output.expect("output")["Error"],
+            "States.DataLimitExceeded"
+        );
+    }
+
+    #[test]
+    fn an_uncaught_one_fails_the_execution() {
+        let def = json!({"StartAt": "Grow", "States": {
+            "Grow": {"Type": "Pass", "Result": big(), "End": true}}});
+        let r = run(def, json!({}));
+        assert_eq!(r.status, ExecutionStatus::Failed);
+        assert_eq!(r.error.as_deref(), Some("States.DataLimitExceeded"));
+    }
+
+    #[test]
+    fn a_task_result_over_the_limit() {
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": TASK,
+            "ResultPath": null, "End": true}}});
+        let r = run_with(
+            def,
+            json!({}),
+            Responses::default().with("T", ScriptedResponse::output(big())),
+        );
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.DataLimitExceeded"),
+            "{:?}",
+            r.cause
+        );
+        assert_eq!(
+            r.cause.as_deref(),
+            Some(format!("The state/task '{TASK}' returned a result with a size exceeding the maximum number of bytes service limit.").as_str())
+        );
+    }
+
+    #[test]
+    fn a_task_input_over_the_limit_after_parameters() {
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": TASK,
+            "Parameters": {"a.$": "$.half", "b.$": "$.half"}, "End": true}}});
+        let half = "y".repeat(OVER / 2 + 10);
+        let r = run(def, json!({"half": half}));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.DataLimitExceeded"),
+            "{:?}",
+            r.cause
+        );
+    }
+
+    #[test]
+    fn an_execution_input_over_the_limit_is_refused() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+        let result = run_scripted(
+            &def.to_string(),
+            &Default::default(),
+            big(),
+            &Responses::default(),
+        );
+        assert!(result.is_err(), "StartExecution refuses input over 256 KiB");
+    }
+}
+
+mod context_object {
+    use super::*;
+
+    /// "you can use a path that starts with $$ ... to select a node in the context object"
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html,
+    /// "Accessing the Context object"): InputPath, OutputPath and ItemsPath read it too.
+    #[test]
+    fn input_output_and_items_paths_read_the_context_object() {
+        let def = json!({"StartAt": "In", "States": {
+            "In": {"Type": "Pass", "InputPath": "$$.Execution.Input.order", "Next": "Out"},
+            "Out": {"Type": "Pass", "OutputPath": "$$.State.Name", "End": true}}});
+        let r = run(def, json!({"order": {"id": 1}}));
+        assert_eq!(r.output, Some(json!("Out")), "{:?}", r.cause);
+
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+            "ItemsPath": "$$.Execution.Input.items",
+            "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        let r = run(def, json!({"items": [1, 2, 3]}));
+        assert_eq!(r.output, Some(json!([1, 2, 3])), "{:?}", r.cause);
+    }
+
+    /// The context object's `State.RetryCount` is "the number of retries" of a state that
+    /// retries; a Pass state, which has no Retry, has no RetryCount (same page, "Context
+    /// object contents").
+    #[test]
+    fn retry_count_only_where_a_state_can_retry() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "Parameters": {"state.$": "$$.State"}, "End": true}}});
+        let out = run(def, json!({})).output.expect("output");
+        assert!(out["state"].get("RetryCount").is_none(), "{out}");
+        assert_eq!(out["state"]["Name"], "P");
+
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": TASK,
+            "Parameters": {"retries.$": "$$.State.RetryCount"}, "End": true}}});
+        let out = run(def, json!({})).output.expect("output");
+        assert_eq!(out["retries"], 0);
+    }
+
+    /// A `$$` ResultPath stays refused: the result goes into the state's output.
+    #[test]
+    fn a_context_result_path_is_refused() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "ResultPath": "$$.State", "End": true}}});
+        assert!(loads(def).is_err());
+    }
+}
+
+mod map {
+    use super::*;
+
+    /// Items whose `fail` is true fail their iteration (a Fail state in the processor).
+    fn processor() -> Value {
+        json!({"StartAt": "Check", "States": {
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "BooleanEquals": true, "Next": "Boom"}],
+                "Default": "Ok"},
+            "Boom": {"Type": "Fail", "Error": "Item.Failed", "Cause": "bad item"},
+            "Ok": {"Type": "Pass", "End": true}}})
+    }
+
+    fn items(failing: usize, total: usize) -> Value {
+        json!({"items": (0..total).map(|i| json!({"n": i, "fail": i < failing})).collect::<Vec<_>>()})
+    }
+
+    fn map(extra: Value, distributed: bool) -> Value {
+        let mut processor = processor();
+        if distributed {
+            processor["ProcessorConfig"] =
+                json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"});
+        }
+        let mut state =
+            json!({"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": processor, "End": true});
+        for (k, v) in extra.as_object().expect("object") {
+            state[k] = v.clone();
+        }
+        json!({"StartAt": "M", "States": {"M": state}})
+    }
+
+    /// "ToleratedFailurePercentage ... ToleratedFailureCount ... If the failure threshold is
+    /// breached, the Map state fails with the States.ExceedToleratedFailureThreshold error"
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html,
+    /// "Setting failure thresholds for Distributed Map states").
+    #[test]
+    fn tolerated_failure_count() {
+        let r = run(map(json!({"ToleratedFailureCount": 2}), false), items(2, 5));
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        let out = r.output.expect("output");
+        assert_eq!(out[0]["Error"], "Item.Failed");
+        assert_eq!(out[4], json!({"n": 4, "fail": false}));
+        let r = run(map(json!({"ToleratedFailureCount": 2}), false), items(3, 5));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.ExceedToleratedFailureThreshold")
+        );
+    }
+
+    #[test]
+    fn tolerated_failure_percentage_and_the_path_forms() {
+        let r = run(
+            map(json!({"ToleratedFailurePercentage": 40}), false),
+            items(2, 5),
+        );
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        let r = run(
+            map(json!({"ToleratedFailurePercentage": 40}), false),
+            items(3, 5),
+        );
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.ExceedToleratedFailureThreshold")
+        );
+
+        let mut input = items(3, 5);
+        input["pct"] = json!(60);
+        input["count"] = json!(3);
+        let r = run(
+            map(json!({"ToleratedFailurePercentagePath": "$.pct"}), false),
+            input.clone(),
+        );
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        let r = run(
+            map(json!({"ToleratedFailureCountPath": "$.count"}), false),
+            input.clone(),
+        );
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        input["count"] = json!(1);
+        let r = run(
+            map(json!({"ToleratedFailureCountPath": "$.count"}), false),
+            input,
+        );
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.ExceedToleratedFailureThreshold")
+        );
+    }
+
+    #[test]
+    fn the_threshold_error_is_catchable() {
+        let mut def = map(json!({"ToleratedFailureCount": 0}), false);
+        def["States"]["M"]["Catch"] =
+            json!([{"ErrorEquals": ["States.ExceedToleratedFailureThreshold"], "Next": "Caught"}]);
+        def["States"]["M"]
+            .as_object_mut()
+            .expect("object")
+            .remove("End");
+        def["States"]["M"]["Next"] = json!("Done");
+        def["States"]["Done"] = json!({"Type": "Succeed"});
+        def["States"]["Caught"] = json!({"Type": "Pass", "End": true});
+        let r = run(def, items(1, 3));
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        assert_eq!(
+            r.output.expect("output")["Error"],
+            "States.ExceedToleratedFailureThreshold"
+        );
+    }
+
+    #[test]
+    fn bad_thresholds_are_refused_at_load() {
+        assert!(loads(map(json!({"ToleratedFailurePercentage": 101}), false)).is_err());
+        assert!(loads(map(json!({"ToleratedFailureCount": -1}), false)).is_err());
+        assert!(
+            loads(map(
+                json!({"ToleratedFailureCount": 1, "ToleratedFailureCountPath": "$.c"}),
+                false
+            ))
+            .is_err()
+        );
+    }
+
+    /// A Distributed Map over items given inline (no ItemReader): each item runs as a child
+    /// execution; the parent's history shows the map run (MapRunStarted, MapRunSucceeded),
+    /// not the iterations (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html,
+    /// https://docs.aws.amazon.com/step-functions/latest/dg/concepts-examine-map-run.html).
+    #[test]
+    fn distributed_map_over_inline_items() {
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+            "Label": "Items", "MaxConcurrency": 2,
+            "ItemSelector": {"value.$": "$$.Map.Item.Value.n", "index.$": "$$.Map.Item.Index"},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        let r = run(def, items(0, 3));
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        assert_eq!(
+            r.output,
+            Some(
+                json!([{"value": 0, "index": 0}, {"value": 1, "index": 1}, {"value": 2, "index": 2}])
+            )
+        );
+        let types: Vec<&str> = r.history["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "ExecutionStarted",
+                "MapStateEntered",
+                "MapStateStarted",
+                "MapRunStarted",
+                "MapRunSucceeded",
+                "MapStateSucceeded",
+                "MapStateExited",
+                "ExecutionSucceeded"
+            ]
+        );
+    }
+
+    /// "ItemBatcher ... groups items into batches ... each batch is passed as an object with
+    /// the Items key, and BatchInput" (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itembatcher.html).
+    #[test]
+    fn distributed_map_batches_items() {
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+            "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"factor.$": "$.factor"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        let r = run(def, json!({"items": [1, 2, 3], "factor": 10}));
+        assert_eq!(
+            r.output,
+            Some(json!([
+                {"Items": [1, 2], "BatchInput": {"factor": 10}},
+                {"Items": [3], "BatchInput": {"factor": 10}}
+            ])),
+            "{:?}",
+            r.cause
+        );
+    }
+
+    /// A failed child execution fails a Distributed Map with no tolerance set.
+    #[test]
+    fn a_failed_child_fails_a_distributed_map_with_the_threshold_error() {
+        let r = run(map(json!({}), true), items(1, 3));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.ExceedToleratedFailureThreshold")
+        );
+        let r = run(
+            map(json!({"ToleratedFailurePercentage": 50}), true),
+            items(1, 3),
+        );
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    }
+
+    #[test]
+    fn item_reader_and_result_writer_are_refused_with_a_reason() {
+        let err = loads(map(
+            json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject"}}),
+            true,
+        ))
+        .expect_err("no S3 here");
+        assert!(err.contains("S3"), "{err}");
+        assert!(loads(map(json!({"ItemBatcher": {"MaxItemsPerBatch": 2}}), false)).is_err());
+    }
+}
+
+mod validation {
+    use super::*;
+
+    fn task(resource: &str) -> Value {
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource, "End": true}}})
+    }
+
+    /// Each optimized integration has a fixed set of actions
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/connect-ddb.html: "Supported
+    /// Amazon DynamoDB APIs: GetItem, PutItem, UpdateItem, DeleteItem"); CreateStateMachine
+    /// refuses another one.
+    #[test]
+    fn an_unknown_action_of_a_known_integration_is_refused() {
+        let err = loads(task("arn:aws:states:::dynamodb:foo")).expect_err("no such action");
+        assert!(
+            err.contains("The resource provided arn:aws:states:::dynamodb:foo is not recognized"),
+            "{err}"
+        );
+        assert!(loads(task("arn:aws:states:::lambda:call")).is_err());
+        assert!(loads(task("arn:aws:states:::sqs:sendMessage.waitForTaskToken")).is_ok());
+        assert!(loads(task("arn:aws:states:::dynamodb:putItem")).is_ok());
+        assert!(loads(task("arn:aws:states:::states:startExecution.sync:2")).is_ok());
+        assert!(loads(task("arn:aws:states:::events:putEvents.waitForTaskToken")).is_ok());
+        // the SDK integrations take any action
+        assert!(loads(task("arn:aws:states:::aws-sdk:dynamodb:describeTable")).is_ok());
+    }
+
+    /// What AWS accepts is accepted: the Map fields of a Distributed Map, Label, and the
+    /// context object in InputPath.
+    #[test]
+    fn what_aws_accepts_loads() {
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "Label": "Orders",
+            "InputPath": "$$.Execution.Input", "ItemsPath": "$.orders",
+            "ToleratedFailurePercentage": 5, "ToleratedFailureCount": 1,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        assert_eq!(loads(def), Ok(()));
+    }
+}

@@ -1,6 +1,6 @@
 //! `trip ui`: the local web console (the server lives in the `trip-ui` crate).
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 
 use crate::{Ctx, exit};
@@ -25,12 +25,14 @@ pub fn ui(ctx: &Ctx, args: UiArgs) -> anyhow::Result<u8> {
     })?;
     let url = running.url_with_token();
     if ctx.out.json {
-        ctx.out.print_json(&serde_json::json!({
+        // One line: the command keeps running, so a script reads the address line by line.
+        let started = serde_json::json!({
             "url": running.url(),
             "urlWithToken": url,
             "token": running.token(),
             "store": store.display().to_string(),
-        }));
+        });
+        println!("{started}");
     } else {
         println!("trip ui · store {} · read-only", store.display());
         println!("  {url}");
@@ -44,10 +46,10 @@ pub fn ui(ctx: &Ctx, args: UiArgs) -> anyhow::Result<u8> {
         } else {
             "xdg-open"
         };
-        std::process::Command::new(opener)
-            .arg(&url)
-            .spawn()
-            .with_context(|| format!("cannot run {opener} to open {url}"))?;
+        // A console without a browser to open is still a console: say so and serve.
+        if let Err(e) = std::process::Command::new(opener).arg(&url).spawn() {
+            eprintln!("cannot run {opener} to open the console ({e}); open the address above");
+        }
     }
     running.wait();
     Ok(exit::OK)
