@@ -395,7 +395,15 @@ function live() {
     badgeEl.textContent = "reconnecting";
     badgeEl.className = "live off";
   });
+  // The server could not read the store (it says why); the stream goes on.
+  source.addEventListener("store-error", (ev) => {
+    badgeEl.textContent = "store error";
+    badgeEl.className = "live off";
+    badgeEl.title = JSON.parse(ev.data).error;
+  });
   source.addEventListener("change", async (ev) => {
+    badgeEl.textContent = "live";
+    badgeEl.className = "live on";
     latest = JSON.parse(ev.data).lastSeq;
     if (busy) return;
     busy = true;
