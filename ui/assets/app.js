@@ -164,7 +164,7 @@ async function renderTrips(fresh) {
       el("td", {}, el("a", { href: tripHref(t.tripId), class: "trip-link" }, t.tripId)),
       el("td", {}, badge(t.state)),
       el("td", { title: t.started }, fmtTime(t.started)),
-      el("td", {}, t.durationMs === null ? "running" : fmtMs(t.durationMs)),
+      el("td", {}, duration(t)),
       el("td", { class: "num" }, t.transitions ?? "—"),
       el("td", { class: "num" }, t.events),
       el("td", {}, t.lastEvent))));
@@ -173,6 +173,12 @@ async function renderTrips(fresh) {
   }
   document.getElementById("matching").textContent =
     `${data.matching} matching · showing ${data.trips.length}`;
+}
+
+function duration(t) {
+  if (t.durationMs !== null) return fmtMs(t.durationMs);
+  const idle = Math.max(0, Date.now() - t.lastEventMs);
+  return t.state === "stuck" ? `stuck: no event for ${fmtMs(idle)}` : "running";
 }
 
 // ----- one trip -----
@@ -187,7 +193,7 @@ async function renderTrip(id, fresh) {
   const facts = [
     ["execution", t.executionStatus || "not started"],
     ["started", fmtTime(t.started)],
-    ["duration", t.durationMs === null ? "running" : fmtMs(t.durationMs)],
+    ["duration", duration(t)],
     ["transitions", t.transitions ?? "—"],
     ["events", t.events.length],
   ];
