@@ -5,6 +5,7 @@ mod aws;
 mod commands;
 mod graph;
 mod history;
+mod interrupt;
 mod output;
 mod sources;
 mod timeline;
@@ -37,6 +38,9 @@ pub mod exit {
     pub const INVARIANT: u8 = 5;
     /// A trip did not finish within `--timeout`.
     pub const TIMEOUT: u8 = 6;
+    /// Ctrl-C stopped `trip book` or `trip resume` with sagas in flight (128 + SIGINT, as a
+    /// shell reports it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 #[derive(Parser)]

@@ -987,3 +987,55 @@ fn aws_options_appear_only_on_the_verbs_that_take_aws_and_no_color_reaches_usage
     assert_eq!(plain.code, 2, "{plain}");
     assert!(!plain.stderr.contains('\u{1b}'), "{:?}", plain.stderr);
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_says_what_is_in_flight_and_resume_finishes_it() {
+    let t = Trip::new();
+    // Enough trips that the run is still going after a moment (each a different trip id).
+    let entries: Vec<Value> = (0..1000)
+        .map(|i| {
+            with_detail(main_entry(), |d| {
+                d["tripId"] = json!(format!("trip-int-{i}"))
+            })
+        })
+        .collect();
+    let file = t.write("many.json", &json!(entries));
+    let child = t
+        .cmd(&["book", &file])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the sagas to be running: the store exists and trips are listed as running.
+    let started = std::time::Instant::now();
+    loop {
+        let l = t.run(&["list", "--status", "running", "--json"]);
+        if l.code == 0 && l.json()["trips"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "the sagas never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: sending SIGINT to the child we started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let r = Ran::from(child.wait_with_output().unwrap());
+    assert_eq!(
+        r.code,
+        130,
+        "{}",
+        &r.stdout[r.stdout.len().saturating_sub(2000)..]
+    );
+    assert!(r.stdout.contains("interrupted:"), "{r}");
+    assert!(r.stdout.contains("`trip resume` finishes them"), "{r}");
+    assert!(!r.stdout.contains("VIOLATION"), "{r}");
+    let r = t.run(&["resume"]);
+    assert!(r.code == 0 || r.code == 3, "{r}");
+    assert!(r.stdout.contains("invariants ok"), "{r}");
+    assert_eq!(
+        t.run(&["list", "--status", "running", "--json"]).json()["trips"],
+        json!([])
+    );
+}
