@@ -1039,3 +1039,16 @@ fn ctrl_c_says_what_is_in_flight_and_resume_finishes_it() {
         json!([])
     );
 }
+
+#[test]
+fn an_os_error_is_printed_once() {
+    let t = Trip::new();
+    let r = t.run(&["book", "/no/such/entries.json"]);
+    assert_eq!(r.code, 1, "{r}");
+    assert_eq!(
+        r.stderr.matches("No such file or directory").count(),
+        1,
+        "{r}"
+    );
+    assert!(r.stderr.contains("/no/such/entries.json"), "{r}");
+}
