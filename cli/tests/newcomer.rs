@@ -1052,3 +1052,46 @@ fn an_os_error_is_printed_once() {
     );
     assert!(r.stderr.contains("/no/such/entries.json"), "{r}");
 }
+
+#[test]
+fn the_readmes_inventory_table_is_what_trip_inventory_prints() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let inv = Trip::new().run(&["inventory", "--json"]).json();
+    for h in inv["hotels"].as_array().unwrap() {
+        let cell = format!("{} {}", h["hotelId"].as_str().unwrap(), h["roomsPerNight"]);
+        assert!(readme.contains(&cell), "README lacks {cell}");
+    }
+    for f in inv["flights"].as_array().unwrap() {
+        let cell = format!(
+            "{}-{} {}",
+            f["from"].as_str().unwrap(),
+            f["to"].as_str().unwrap(),
+            f["seatsPerDailyFlight"]
+        );
+        assert!(readme.contains(&cell), "README lacks {cell}");
+    }
+    let fleets = readme
+        .lines()
+        .find(|l| l.starts_with("| car (per class, per day)"))
+        .expect("the README's car row");
+    for c in inv["cars"].as_array().unwrap() {
+        let (loc, class, n) = (
+            c["location"].as_str().unwrap(),
+            c["carClass"].as_str().unwrap(),
+            c["carsPerDay"].as_u64().unwrap(),
+        );
+        // `JFK 10 of every class` stands for JFK's seven classes.
+        let ok = if loc == "JFK" {
+            n == 10 && fleets.contains("JFK 10 of every class")
+        } else {
+            let part = fleets
+                .split(';')
+                .find(|p| p.contains(&format!("{loc} ")))
+                .unwrap_or_else(|| panic!("no {loc} in {fleets}"));
+            part.contains(&format!("{class} {n}"))
+        };
+        assert!(ok, "README's cars lack {loc} {class} {n}: {fleets}");
+    }
+}
