@@ -164,7 +164,7 @@ async function renderTrips(fresh) {
       el("td", {}, el("a", { href: tripHref(t.tripId), class: "trip-link" }, t.tripId)),
       el("td", {}, badge(t.state)),
       el("td", { title: t.started }, fmtTime(t.started)),
-      el("td", {}, t.durationMs === null ? "running" : fmtMs(t.durationMs)),
+      el("td", {}, duration(t)),
       el("td", { class: "num" }, t.transitions ?? "—"),
       el("td", { class: "num" }, t.events),
       el("td", {}, t.lastEvent))));
@@ -173,6 +173,12 @@ async function renderTrips(fresh) {
   }
   document.getElementById("matching").textContent =
     `${data.matching} matching · showing ${data.trips.length}`;
+}
+
+function duration(t) {
+  if (t.durationMs !== null) return fmtMs(t.durationMs);
+  const idle = Math.max(0, Date.now() - t.lastEventMs);
+  return t.state === "stuck" ? `stuck: no event for ${fmtMs(idle)}` : "running";
 }
 
 // ----- one trip -----
@@ -187,7 +193,7 @@ async function renderTrip(id, fresh) {
   const facts = [
     ["execution", t.executionStatus || "not started"],
     ["started", fmtTime(t.started)],
-    ["duration", t.durationMs === null ? "running" : fmtMs(t.durationMs)],
+    ["duration", duration(t)],
     ["transitions", t.transitions ?? "—"],
     ["events", t.events.length],
   ];
@@ -395,7 +401,15 @@ function live() {
     badgeEl.textContent = "reconnecting";
     badgeEl.className = "live off";
   });
+  // The server could not read the store (it says why); the stream goes on.
+  source.addEventListener("store-error", (ev) => {
+    badgeEl.textContent = "store error";
+    badgeEl.className = "live off";
+    badgeEl.title = JSON.parse(ev.data).error;
+  });
   source.addEventListener("change", async (ev) => {
+    badgeEl.textContent = "live";
+    badgeEl.className = "live on";
     latest = JSON.parse(ev.data).lastSeq;
     if (busy) return;
     busy = true;

@@ -520,7 +520,9 @@ fn stream(console: &Console, request: Request) {
             Ok(_) => {}
             Err(e) => {
                 let msg = serde_json::to_string(&e.to_string()).unwrap_or_default();
-                result = send(&format!("event: error\ndata: {{\"error\":{msg}}}\n\n"));
+                result = send(&format!(
+                    "event: store-error\ndata: {{\"error\":{msg}}}\n\n"
+                ));
             }
         }
         std::thread::sleep(STREAM_TICK);

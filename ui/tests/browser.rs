@@ -23,7 +23,7 @@ const WAIT: Duration = Duration::from_secs(15);
 /// Where Chromium is: `TRIP_CHROMIUM`, else Debian's binary or the first on PATH.
 fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("TRIP_CHROMIUM") {
-        return Some(PathBuf::from(p));
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     ["chromium", "chromium-browser", "google-chrome"]
