@@ -96,6 +96,17 @@ fn with_detail(mut entry: Value, f: impl FnOnce(&mut Value)) -> Value {
     entry
 }
 
+/// `n` copies of the main sample's entry, trip ids `<prefix>-0`, `<prefix>-1`, ...
+fn many_trips(prefix: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            with_detail(main_entry(), |d| {
+                d["tripId"] = json!(format!("{prefix}-{i}"))
+            })
+        })
+        .collect()
+}
+
 // ----- exit codes (README: 0 ok · 1 error · 2 usage · 3 failed · 4 rejected · 5 invariant · 6 timeout)
 
 #[test]
@@ -781,13 +792,7 @@ fn put_events_takes_at_most_ten_entries_like_aws() {
     // items." (Amazon EventBridge API Reference, PutEvents,
     // https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html)
     let t = Trip::new();
-    let entries: Vec<Value> = (0..11)
-        .map(|i| {
-            with_detail(main_entry(), |d| {
-                d["tripId"] = json!(format!("trip-many-{i}"))
-            })
-        })
-        .collect();
+    let entries = many_trips("trip-many", 11);
     let eleven = t.write("eleven.json", &json!(entries));
     let r = t.run(&["put-events", "--entries", &format!("file://{eleven}")]);
     assert_eq!(r.code, 4, "{r}");
@@ -993,13 +998,7 @@ fn aws_options_appear_only_on_the_verbs_that_take_aws_and_no_color_reaches_usage
 fn ctrl_c_says_what_is_in_flight_and_resume_finishes_it() {
     let t = Trip::new();
     // Enough trips that the run is still going after a moment (each a different trip id).
-    let entries: Vec<Value> = (0..1000)
-        .map(|i| {
-            with_detail(main_entry(), |d| {
-                d["tripId"] = json!(format!("trip-int-{i}"))
-            })
-        })
-        .collect();
+    let entries = many_trips("trip-int", 1000);
     let file = t.write("many.json", &json!(entries));
     let child = t
         .cmd(&["book", &file])
