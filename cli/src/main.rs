@@ -5,6 +5,7 @@ mod aws;
 mod commands;
 mod graph;
 mod history;
+mod interrupt;
 mod output;
 mod sources;
 mod timeline;
@@ -37,6 +38,9 @@ pub mod exit {
     pub const INVARIANT: u8 = 5;
     /// A trip did not finish within `--timeout`.
     pub const TIMEOUT: u8 = 6;
+    /// Ctrl-C stopped `trip book` or `trip resume` with sagas in flight (128 + SIGINT, as a
+    /// shell reports it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 #[derive(Parser)]
@@ -49,7 +53,7 @@ pub mod exit {
                   the real handlers, the real state machine (workflow/trip-saga.asl.json) and \
                   the real routing table (events/routing.json), with a durable store.",
     after_help = "Exit codes: 0 ok · 1 error · 2 usage · 3 a trip failed (compensated) · \
-                  4 rejected · 5 invariant violated · 6 timeout"
+                  4 rejected · 5 invariant violated · 6 timeout · 130 interrupted"
 )]
 struct Cli {
     /// The embedded runtime's store file (SQLite).
@@ -209,7 +213,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("{} {e:#}", ctx.out.bad("error:"));
+            eprintln!(
+                "{} {}",
+                ctx.out.bad("error:"),
+                crate::output::error_text(&e)
+            );
             ExitCode::from(exit::ERROR)
         }
     }

@@ -96,6 +96,17 @@ fn with_detail(mut entry: Value, f: impl FnOnce(&mut Value)) -> Value {
     entry
 }
 
+/// `n` copies of the main sample's entry, trip ids `<prefix>-0`, `<prefix>-1`, ...
+fn many_trips(prefix: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            with_detail(main_entry(), |d| {
+                d["tripId"] = json!(format!("{prefix}-{i}"))
+            })
+        })
+        .collect()
+}
+
 // ----- exit codes (README: 0 ok · 1 error · 2 usage · 3 failed · 4 rejected · 5 invariant · 6 timeout)
 
 #[test]
@@ -781,13 +792,7 @@ fn put_events_takes_at_most_ten_entries_like_aws() {
     // items." (Amazon EventBridge API Reference, PutEvents,
     // https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html)
     let t = Trip::new();
-    let entries: Vec<Value> = (0..11)
-        .map(|i| {
-            with_detail(main_entry(), |d| {
-                d["tripId"] = json!(format!("trip-many-{i}"))
-            })
-        })
-        .collect();
+    let entries = many_trips("trip-many", 11);
     let eleven = t.write("eleven.json", &json!(entries));
     let r = t.run(&["put-events", "--entries", &format!("file://{eleven}")]);
     assert_eq!(r.code, 4, "{r}");
@@ -986,4 +991,106 @@ fn aws_options_appear_only_on_the_verbs_that_take_aws_and_no_color_reaches_usage
     let plain = usage(&["--no-color"]);
     assert_eq!(plain.code, 2, "{plain}");
     assert!(!plain.stderr.contains('\u{1b}'), "{:?}", plain.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_says_what_is_in_flight_and_resume_finishes_it() {
+    let t = Trip::new();
+    // Enough trips that the run is still going after a moment (each a different trip id).
+    let entries = many_trips("trip-int", 1000);
+    let file = t.write("many.json", &json!(entries));
+    let child = t
+        .cmd(&["book", &file])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the sagas to be running: the store exists and trips are listed as running.
+    let started = std::time::Instant::now();
+    loop {
+        let l = t.run(&["list", "--status", "running", "--json"]);
+        if l.code == 0 && l.json()["trips"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "the sagas never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: sending SIGINT to the child we started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let r = Ran::from(child.wait_with_output().unwrap());
+    assert_eq!(
+        r.code,
+        130,
+        "{}",
+        &r.stdout[r.stdout.len().saturating_sub(2000)..]
+    );
+    assert!(r.stdout.contains("interrupted:"), "{r}");
+    assert!(r.stdout.contains("`trip resume` finishes them"), "{r}");
+    assert!(!r.stdout.contains("VIOLATION"), "{r}");
+    let r = t.run(&["resume"]);
+    assert!(r.code == 0 || r.code == 3, "{r}");
+    assert!(r.stdout.contains("invariants ok"), "{r}");
+    assert_eq!(
+        t.run(&["list", "--status", "running", "--json"]).json()["trips"],
+        json!([])
+    );
+}
+
+#[test]
+fn an_os_error_is_printed_once() {
+    let t = Trip::new();
+    let r = t.run(&["book", "/no/such/entries.json"]);
+    assert_eq!(r.code, 1, "{r}");
+    assert_eq!(
+        r.stderr.matches("No such file or directory").count(),
+        1,
+        "{r}"
+    );
+    assert!(r.stderr.contains("/no/such/entries.json"), "{r}");
+}
+
+#[test]
+fn the_readmes_inventory_table_is_what_trip_inventory_prints() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let inv = Trip::new().run(&["inventory", "--json"]).json();
+    for h in inv["hotels"].as_array().unwrap() {
+        let cell = format!("{} {}", h["hotelId"].as_str().unwrap(), h["roomsPerNight"]);
+        assert!(readme.contains(&cell), "README lacks {cell}");
+    }
+    for f in inv["flights"].as_array().unwrap() {
+        let cell = format!(
+            "{}-{} {}",
+            f["from"].as_str().unwrap(),
+            f["to"].as_str().unwrap(),
+            f["seatsPerDailyFlight"]
+        );
+        assert!(readme.contains(&cell), "README lacks {cell}");
+    }
+    let fleets = readme
+        .lines()
+        .find(|l| l.starts_with("| car (per class, per day)"))
+        .expect("the README's car row");
+    for c in inv["cars"].as_array().unwrap() {
+        let (loc, class, n) = (
+            c["location"].as_str().unwrap(),
+            c["carClass"].as_str().unwrap(),
+            c["carsPerDay"].as_u64().unwrap(),
+        );
+        // `JFK 10 of every class` stands for JFK's seven classes.
+        let ok = if loc == "JFK" {
+            n == 10 && fleets.contains("JFK 10 of every class")
+        } else {
+            let part = fleets
+                .split(';')
+                .find(|p| p.contains(&format!("{loc} ")))
+                .unwrap_or_else(|| panic!("no {loc} in {fleets}"));
+            part.contains(&format!("{class} {n}"))
+        };
+        assert!(ok, "README's cars lack {loc} {class} {n}: {fleets}");
+    }
 }

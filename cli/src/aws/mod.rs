@@ -72,7 +72,11 @@ pub fn main(ctx: &Ctx, args: &AwsArgs, command: Command) -> ExitCode {
     match run(ctx, args, command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("{} {e:#}", ctx.out.bad("error:"));
+            eprintln!(
+                "{} {}",
+                ctx.out.bad("error:"),
+                crate::output::error_text(&e)
+            );
             ExitCode::from(exit::ERROR)
         }
     }

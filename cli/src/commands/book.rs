@@ -366,12 +366,13 @@ fn run_and_report(
         if let Some(pb) = &bar {
             pb.set_position(done as u64);
         }
-        if started.elapsed() >= timeout {
+        if started.elapsed() >= timeout || crate::interrupt::requested() {
             timed_out = true;
             return false;
         }
         true
     })?;
+    let interrupted = crate::interrupt::requested();
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
@@ -468,7 +469,14 @@ fn run_and_report(
                 ))
             );
         }
-        if skipped_checks {
+        if skipped_checks && interrupted {
+            println!(
+                "{} {} saga(s) in flight, safe in the store; `trip resume` finishes them and \
+                 checks every invariant",
+                out.warn("interrupted:"),
+                unfinished.len(),
+            );
+        } else if skipped_checks {
             println!(
                 "{} {} saga(s) still in flight after --timeout {} s; `trip resume` finishes them \
                  and checks every invariant",
@@ -503,6 +511,8 @@ fn run_and_report(
     }
     if !violations.is_empty() {
         code = exit::INVARIANT;
+    } else if interrupted && !unfinished.is_empty() {
+        code = exit::INTERRUPTED;
     }
     Ok(code)
 }
@@ -611,6 +621,7 @@ fn print_put_result(ctx: &Ctx, result: &trip_local::bus::PutEventsOutput) {
 }
 
 pub fn book(ctx: &Ctx, args: BookArgs) -> anyhow::Result<u8> {
+    crate::interrupt::install();
     let mut entries = Vec::new();
     for path in &args.entries {
         entries.extend(read_entries(path)?);
@@ -731,6 +742,7 @@ pub fn put_events(ctx: &Ctx, args: PutEventsArgs) -> anyhow::Result<u8> {
 }
 
 pub fn resume(ctx: &Ctx, args: ResumeArgs) -> anyhow::Result<u8> {
+    crate::interrupt::install();
     let mut rt = open_runtime(ctx)?;
     let unfinished: Vec<String> = rt
         .trip_ids()
