@@ -44,6 +44,17 @@ fn path(history: &[Value]) -> Path {
     p
 }
 
+/// One arrow of the flowchart.
+struct Edge {
+    from: String,
+    to: String,
+    label: Option<String>,
+    /// A Catch: drawn dotted.
+    dashed: bool,
+    /// The execution went this way.
+    taken: bool,
+}
+
 /// Mermaid text in a quoted label: `"` and `#` are entity codes, line breaks `<br/>`.
 fn label(text: &str) -> String {
     crate::output::printable(text)
@@ -90,15 +101,18 @@ pub fn flowchart(definition: &Value, history: &[Value]) -> anyhow::Result<String
     }
 
     // Edges, in order, remembering which ones the execution took (for linkStyle).
-    let mut edges: Vec<(String, String, Option<String>, bool, bool)> = Vec::new();
+    let mut edges: Vec<Edge> = Vec::new();
+    let mut edge = |from: &str, to: String, label: Option<String>, dashed: bool, taken: bool| {
+        edges.push(Edge {
+            from: from.to_owned(),
+            to,
+            label,
+            dashed,
+            taken,
+        });
+    };
     if let Some(first) = id(start) {
-        edges.push((
-            "start".into(),
-            first,
-            None,
-            false,
-            !taken.entered.is_empty(),
-        ));
+        edge("start", first, None, false, !taken.entered.is_empty());
     }
     for (name, state) in states {
         let from = ids[name.as_str()].clone();
@@ -106,25 +120,19 @@ pub fn flowchart(definition: &Value, history: &[Value]) -> anyhow::Result<String
         if let Some(next) = state["Next"].as_str()
             && let Some(to) = id(next)
         {
-            edges.push((from.clone(), to, None, false, was_taken(next)));
+            edge(&from, to, None, false, was_taken(next));
         }
         for c in state["Choices"].as_array().into_iter().flatten() {
             if let Some(next) = c["Next"].as_str()
                 && let Some(to) = id(next)
             {
-                edges.push((from.clone(), to, None, false, was_taken(next)));
+                edge(&from, to, None, false, was_taken(next));
             }
         }
         if let Some(next) = state["Default"].as_str()
             && let Some(to) = id(next)
         {
-            edges.push((
-                from.clone(),
-                to,
-                Some("Default".into()),
-                false,
-                was_taken(next),
-            ));
+            edge(&from, to, Some("Default".into()), false, was_taken(next));
         }
         for c in state["Catch"].as_array().into_iter().flatten() {
             if let Some(next) = c["Next"].as_str()
@@ -136,25 +144,26 @@ pub fn flowchart(definition: &Value, history: &[Value]) -> anyhow::Result<String
                     .flatten()
                     .filter_map(Value::as_str)
                     .collect();
-                edges.push((
-                    from.clone(),
+                edge(
+                    &from,
                     to,
                     Some(format!("Catch {}", errors.join(", "))),
                     true,
                     was_taken(next),
-                ));
+                );
             }
         }
         let ends = state["End"].as_bool() == Some(true)
             || matches!(state["Type"].as_str(), Some("Succeed" | "Fail"));
         if ends {
             let last = taken.ended && taken.entered.last() == Some(name);
-            edges.push((from.clone(), "stop".into(), None, false, last));
+            edge(&from, "stop".into(), None, false, last);
         }
     }
-    for (from, to, text, dashed, _) in &edges {
-        let arrow = if *dashed { "-.->" } else { "-->" };
-        match text {
+    for e in &edges {
+        let arrow = if e.dashed { "-.->" } else { "-->" };
+        let (from, to) = (&e.from, &e.to);
+        match &e.label {
             Some(t) => s.push_str(&format!("    {from} {arrow}|\"{}\"| {to}\n", label(t))),
             None => s.push_str(&format!("    {from} {arrow} {to}\n")),
         }
@@ -194,7 +203,7 @@ pub fn flowchart(definition: &Value, history: &[Value]) -> anyhow::Result<String
     let taken_edges: Vec<String> = edges
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.4)
+        .filter(|(_, e)| e.taken)
         .map(|(i, _)| i.to_string())
         .collect();
     if !taken_edges.is_empty() {

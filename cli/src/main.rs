@@ -82,8 +82,6 @@ struct Cli {
     /// the built-in copy].
     #[arg(long, global = true, value_name = "FILE", env = "TRIP_ROUTING")]
     routing: Option<PathBuf>,
-    #[command(flatten)]
-    aws: aws::AwsArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -126,6 +124,20 @@ enum Command {
     Ui(commands::ui::UiArgs),
 }
 
+impl Command {
+    /// The `--aws` switches of a verb that takes them.
+    pub fn aws_args(&self) -> Option<&aws::AwsArgs> {
+        match self {
+            Command::Book(a) => Some(&a.aws),
+            Command::PutEvents(a) => Some(&a.aws),
+            Command::Watch(a) => Some(&a.aws),
+            Command::Status(a) => Some(&a.aws),
+            Command::Replay(a) => Some(&a.aws),
+            _ => None,
+        }
+    }
+}
+
 pub struct Ctx {
     pub store: Option<PathBuf>,
     /// Whether `--store` was given on the command line (not defaulted, not from TRIP_STORE).
@@ -151,7 +163,14 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // `--no-color` and NO_COLOR reach clap's own messages (usage errors, help) too.
+    let no_color = std::env::args_os().any(|a| a == "--no-color")
+        || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let mut command = <Cli as clap::CommandFactory>::command();
+    if no_color {
+        command = command.color(clap::ColorChoice::Never);
+    }
+    let matches = command.get_matches();
     let store_given = matches
         .value_source("store")
         .is_some_and(|s| s == clap::parser::ValueSource::CommandLine);
@@ -165,8 +184,8 @@ fn main() -> ExitCode {
         definition: cli.definition,
         routing: cli.routing,
     };
-    if cli.aws.aws {
-        return aws::main(&ctx, &cli.aws, cli.command);
+    if let Some(aws) = cli.command.aws_args().filter(|a| a.aws).cloned() {
+        return aws::main(&ctx, &aws, cli.command);
     }
     let result = match cli.command {
         Command::Book(a) => commands::book::book(&ctx, a),

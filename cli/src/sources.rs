@@ -52,9 +52,17 @@ impl Sources {
 
 /// The checkout `dir` is in: the nearest ancestor holding `relative`.
 fn in_checkout(dir: &Path, relative: &str) -> Option<PathBuf> {
-    dir.ancestors()
+    let found = dir
+        .ancestors()
         .map(|d| d.join(relative))
-        .find(|p| p.is_file())
+        .find(|p| p.is_file())?;
+    // Shown (and read) relative to where trip runs, when it is below it.
+    Some(
+        found
+            .strip_prefix(dir)
+            .map(Path::to_path_buf)
+            .unwrap_or(found),
+    )
 }
 
 pub fn resolve(definition: Option<&Path>, routing: Option<&Path>) -> anyhow::Result<Sources> {

@@ -919,3 +919,71 @@ fn control_characters_in_ids_never_reach_the_terminal_raw() {
     let list = t.run(&["list"]);
     assert!(!list.stdout.contains('\u{1b}'), "{:?}", list.stdout);
 }
+
+#[test]
+fn every_verb_of_the_newcomer_has_an_example_in_its_help() {
+    let t = Trip::new();
+    for verb in [
+        &["book"][..],
+        &["put-events"],
+        &["list"],
+        &["watch"],
+        &["status"],
+        &["dlq"],
+        &["test-event-pattern"],
+        &["states"],
+        &["replay"],
+        &["resume"],
+        &["inventory"],
+        &["reset"],
+    ] {
+        let mut args = verb.to_vec();
+        args.push("--help");
+        let r = t.run(&args);
+        assert_eq!(r.code, 0, "{verb:?}: {r}");
+        let examples = r
+            .stdout
+            .split("Examples:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{verb:?} --help has no example:\n{r}"));
+        assert!(
+            examples.contains(&format!("trip {}", verb[0])),
+            "{verb:?}: {examples}"
+        );
+    }
+}
+
+#[test]
+fn aws_options_appear_only_on_the_verbs_that_take_aws_and_no_color_reaches_usage_errors() {
+    let t = Trip::new();
+    for verb in ["book", "put-events", "watch", "status", "replay"] {
+        let help = t.run(&[verb, "--help"]).stdout;
+        for flag in ["--aws", "--outputs", "--event-bus", "--profile", "--region"] {
+            assert!(help.contains(flag), "{verb} --help lacks {flag}");
+        }
+    }
+    for verb in ["list", "dlq", "inventory", "reset", "resume", "states"] {
+        let help = t.run(&[verb, "--help"]).stdout;
+        for flag in ["--aws", "--outputs", "--event-bus", "--state-machine-arn"] {
+            assert!(!help.contains(flag), "{verb} --help shows {flag}");
+        }
+    }
+    // CLICOLOR_FORCE makes clap colour even off a terminal; --no-color must still win.
+    let usage = |extra: &[&str]| {
+        let mut args = vec!["book"];
+        args.extend_from_slice(extra);
+        let mut c = t.cmd(&args);
+        c.env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1");
+        Ran::from(c.output().unwrap())
+    };
+    let coloured = usage(&[]);
+    assert_eq!(coloured.code, 2, "{coloured}");
+    assert!(
+        coloured.stderr.contains('\u{1b}'),
+        "{coloured:?}",
+        coloured = coloured.stderr
+    );
+    let plain = usage(&["--no-color"]);
+    assert_eq!(plain.code, 2, "{plain}");
+    assert!(!plain.stderr.contains('\u{1b}'), "{:?}", plain.stderr);
+}

@@ -99,6 +99,9 @@ pub enum RuntimeError {
     Corrupt { what: String, message: String },
     #[error("the routing table has no consumer named {0:?}")]
     UnknownConsumer(String),
+    /// An option that would make a run fail or never end (a rate of 0, NaN, ...).
+    #[error("{0}")]
+    InvalidOption(String),
 }
 
 /// An event that crossed the bus.

@@ -315,6 +315,8 @@ struct Progress {
     committed: u64,
     /// SQLite transactions run (a transaction may carry several batches).
     transactions: u64,
+    /// Rows written (inserted, updated or deleted) by those transactions, after coalescing.
+    rows: u64,
     /// The first failure; once set, nothing more is written.
     failed: Option<String>,
 }
@@ -735,6 +737,11 @@ impl Store {
             .map_or(0, |w| w.shared.lock().transactions)
     }
 
+    /// Rows the writer has written so far (after coalescing).
+    pub fn rows_written(&self) -> u64 {
+        self.writer.as_ref().map_or(0, |w| w.shared.lock().rows)
+    }
+
     /// Hands every buffered write to the writer thread, to be committed in one transaction
     /// after the batches before it. Returns the batch's ticket ([`Store::committed`] reaches
     /// it once the batch is on disk). Fails if an earlier commit failed.
@@ -904,9 +911,10 @@ fn write_loop(mut conn: Connection, rx: Receiver<Batch>, shared: &Shared, path: 
         let result = write_ops(&mut conn, ops);
         let mut p = shared.lock();
         match result {
-            Ok(()) => {
+            Ok(rows) => {
                 p.committed = last;
                 p.transactions += 1;
+                p.rows += rows;
             }
             Err(e) => {
                 p.failed = Some(e.to_string());
@@ -986,8 +994,10 @@ fn coalesce(mut ops: Vec<Op>) -> Vec<Op> {
         .collect()
 }
 
-fn write_ops(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
+/// Returns the rows changed.
+fn write_ops(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<u64> {
     let ops = coalesce(ops);
+    let mut rows = 0u64;
     let tx = conn.transaction()?;
     {
         let mut put = tx.prepare_cached(
@@ -1007,10 +1017,10 @@ fn write_ops(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
         for op in ops {
             match op {
                 Op::Put { ns, key, value } => {
-                    put.execute(params![ns, key, value.into_bytes()])?;
+                    rows += put.execute(params![ns, key, value.into_bytes()])? as u64;
                 }
                 Op::Delete { ns, key } => {
-                    del.execute(params![ns, key])?;
+                    rows += del.execute(params![ns, key])? as u64;
                 }
                 Op::Log(_) | Op::LogDeferred(..) => {
                     let r = match op {
@@ -1021,7 +1031,7 @@ fn write_ops(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
                         Op::Log(r) => r,
                         _ => continue,
                     };
-                    log.execute(params![
+                    rows += log.execute(params![
                         r.seq,
                         r.event_id,
                         r.trip_id,
@@ -1031,15 +1041,16 @@ fn write_ops(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
                         r.delivered_at,
                         r.rules.join(","),
                         r.envelope
-                    ])?;
+                    ])? as u64;
                 }
                 Op::Delivered { seq, at } => {
-                    delivered.execute(params![seq, at])?;
+                    rows += delivered.execute(params![seq, at])? as u64;
                 }
             }
         }
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(rows)
 }
 
 fn read_log(

@@ -81,6 +81,28 @@ pub struct MapSpec {
     pub items_path: PathField,
     pub item_selector: Option<Value>,
     pub max_concurrency: Option<Seconds>,
+    /// `ProcessorConfig.Mode: DISTRIBUTED`: each item (or batch) runs as a child execution.
+    pub distributed: bool,
+    /// `ToleratedFailurePercentage(Path)`: 0 to 100.
+    pub tolerated_percentage: Option<Percentage>,
+    /// `ToleratedFailureCount(Path)`.
+    pub tolerated_count: Option<Seconds>,
+    pub item_batcher: Option<ItemBatcher>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Percentage {
+    Fixed(f64),
+    Path(Path),
+}
+
+/// `ItemBatcher` of a Distributed Map: items go to the child executions in batches,
+/// `{"Items": [...], "BatchInput": ...}`.
+#[derive(Debug, Clone)]
+pub struct ItemBatcher {
+    pub max_items: Option<Seconds>,
+    pub max_bytes: Option<Seconds>,
+    pub batch_input: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,7 +124,7 @@ pub enum StateKind {
     Parallel {
         branches: Vec<StateMachine>,
     },
-    Map(MapSpec),
+    Map(Box<MapSpec>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -352,6 +374,61 @@ fn check_targets(m: &StateMachine, here: &str, prefix: &str) -> Result<(), Workf
 
 const COMMON: &[&str] = &["Type", "Comment"];
 
+/// The optimized integrations' actions (https://docs.aws.amazon.com/step-functions/latest/dg/integrate-optimized.html
+/// and each service's page). A service listed here with an action not listed is refused, as
+/// CreateStateMachine refuses it; services not listed (and `aws-sdk:*`) are left to run time.
+const OPTIMIZED_ACTIONS: &[(&str, &[&str])] = &[
+    ("lambda", &["invoke"]),
+    (
+        "dynamodb",
+        &["getItem", "putItem", "updateItem", "deleteItem"],
+    ),
+    ("sqs", &["sendMessage"]),
+    ("sns", &["publish"]),
+    ("events", &["putEvents"]),
+    ("states", &["startExecution"]),
+    ("ecs", &["runTask"]),
+    ("batch", &["submitJob"]),
+    ("glue", &["startJobRun"]),
+    (
+        "athena",
+        &[
+            "startQueryExecution",
+            "stopQueryExecution",
+            "getQueryExecution",
+            "getQueryResults",
+        ],
+    ),
+    ("apigateway", &["invoke"]),
+    ("http", &["invoke"]),
+];
+
+/// Refuses `arn:aws:states:::SERVICE:ACTION[.sync|.sync:2|.waitForTaskToken]` with an unknown
+/// ACTION of a known SERVICE, in CreateStateMachine's words.
+fn check_integration(resource: &str) -> Result<(), String> {
+    let Some(rest) = resource.strip_prefix("arn:aws:states:::") else {
+        return Ok(());
+    };
+    let Some((service, action)) = rest.split_once(':') else {
+        return Ok(());
+    };
+    let action = action
+        .strip_suffix(".waitForTaskToken")
+        .or_else(|| action.strip_suffix(".sync:2"))
+        .or_else(|| action.strip_suffix(".sync"))
+        .unwrap_or(action);
+    match OPTIMIZED_ACTIONS.iter().find(|(s, _)| *s == service) {
+        Some((_, actions)) if !actions.contains(&action) => Err(unrecognized(resource)),
+        _ => Ok(()),
+    }
+}
+
+fn unrecognized(resource: &str) -> String {
+    format!(
+        "SCHEMA_VALIDATION_FAILED: The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region."
+    )
+}
+
 fn allowed_fields(ty: &str) -> Option<&'static [&'static str]> {
     Some(match ty {
         "Pass" => &[
@@ -422,6 +499,13 @@ fn allowed_fields(ty: &str) -> Option<&'static [&'static str]> {
             "Iterator",
             "ItemProcessor",
             "Label",
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+            "ItemBatcher",
+            "ItemReader",
+            "ResultWriter",
         ],
         _ => return None,
     })
@@ -773,6 +857,7 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                     )
                 })?
                 .to_string();
+            check_integration(&resource).map_err(|m| err(&format!("{loc} field 'Resource'"), m))?;
             let timeout = seconds(obj, "TimeoutSeconds", &loc, 1)?;
             let heartbeat = seconds(obj, "HeartbeatSeconds", &loc, 1)?;
             if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat)
@@ -845,9 +930,11 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
             let at = format!("{loc} field '{f}'");
             StateKind::Wait(match f {
                 "Seconds" => WaitSpec::Seconds(
+                    // "a positive, integer value from 0 up to 99999999" (Step Functions
+                    // Developer Guide, Wait workflow state).
                     v.as_u64()
                         .filter(|n| *n <= 99_999_999)
-                        .ok_or_else(|| err(&at, "must be a non-negative integer"))?,
+                        .ok_or_else(|| err(&at, "must be an integer from 0 to 99999999"))?,
                 ),
                 "Timestamp" => {
                     let s = v.as_str().ok_or_else(|| err(&at, "must be a string"))?;
@@ -918,17 +1005,113 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                     ));
                 }
             };
-            if let Some(mode) = proc_v
+            let distributed = match proc_v.get("ProcessorConfig").and_then(|c| c.get("Mode")) {
+                None => false,
+                Some(Value::String(m)) if m == "INLINE" => false,
+                Some(Value::String(m)) if m == "DISTRIBUTED" => true,
+                Some(other) => {
+                    return Err(err(
+                        &format!("{loc} field '{key}.ProcessorConfig.Mode'"),
+                        format!("must be INLINE or DISTRIBUTED, not {other}"),
+                    ));
+                }
+            };
+            if let Some(t) = proc_v
                 .get("ProcessorConfig")
-                .and_then(|c| c.get("Mode"))
-                .and_then(Value::as_str)
-                && mode != "INLINE"
+                .and_then(|c| c.get("ExecutionType"))
+                && !(distributed && (t == "STANDARD" || t == "EXPRESS"))
             {
                 return Err(err(
-                    &format!("{loc} field '{key}.ProcessorConfig.Mode'"),
-                    "only INLINE Map states are supported",
+                    &format!("{loc} field '{key}.ProcessorConfig.ExecutionType'"),
+                    "a DISTRIBUTED Map takes ExecutionType STANDARD or EXPRESS",
                 ));
             }
+            for field in ["ItemReader", "ResultWriter"] {
+                if obj.contains_key(field) {
+                    return Err(err(
+                        &format!("{loc} field '{field}'"),
+                        format!(
+                            "{field} reads or writes Amazon S3, which the embedded runtime does not have; give the items inline (ItemsPath)"
+                        ),
+                    ));
+                }
+            }
+            if !distributed && obj.contains_key("ItemBatcher") {
+                return Err(err(
+                    &format!("{loc} field 'ItemBatcher'"),
+                    "ItemBatcher needs ProcessorConfig.Mode DISTRIBUTED",
+                ));
+            }
+            let item_batcher = match obj.get("ItemBatcher") {
+                None => None,
+                Some(Value::Object(b)) => {
+                    let at = format!("{loc} field 'ItemBatcher'");
+                    for k in b.keys() {
+                        if !matches!(
+                            k.as_str(),
+                            "MaxItemsPerBatch"
+                                | "MaxItemsPerBatchPath"
+                                | "MaxInputBytesPerBatch"
+                                | "MaxInputBytesPerBatchPath"
+                                | "BatchInput"
+                        ) {
+                            return Err(err(&at, format!("unknown field '{k}'")));
+                        }
+                    }
+                    let batcher = ItemBatcher {
+                        max_items: seconds(b, "MaxItemsPerBatch", &at, 1)?,
+                        max_bytes: seconds(b, "MaxInputBytesPerBatch", &at, 1)?,
+                        batch_input: b.get("BatchInput").cloned(),
+                    };
+                    if batcher.max_items.is_none() && batcher.max_bytes.is_none() {
+                        return Err(err(
+                            &at,
+                            "ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch",
+                        ));
+                    }
+                    Some(batcher)
+                }
+                Some(_) => {
+                    return Err(err(
+                        &format!("{loc} field 'ItemBatcher'"),
+                        "must be an object",
+                    ));
+                }
+            };
+            let tolerated_percentage = match (
+                obj.get("ToleratedFailurePercentage"),
+                obj.get("ToleratedFailurePercentagePath"),
+            ) {
+                (Some(_), Some(_)) => {
+                    return Err(err(
+                        &loc,
+                        "ToleratedFailurePercentage and ToleratedFailurePercentagePath are mutually exclusive",
+                    ));
+                }
+                (Some(v), None) => Some(Percentage::Fixed(
+                    v.as_f64()
+                        .filter(|p| (0.0..=100.0).contains(p))
+                        .ok_or_else(|| {
+                            err(
+                                &format!("{loc} field 'ToleratedFailurePercentage'"),
+                                "must be a number from 0 to 100",
+                            )
+                        })?,
+                )),
+                (None, Some(v)) => {
+                    let at = format!("{loc} field 'ToleratedFailurePercentagePath'");
+                    let text = v
+                        .as_str()
+                        .ok_or_else(|| err(&at, "must be a path string"))?;
+                    let p = Path::parse(text).map_err(|e| err(&at, e))?;
+                    if !p.is_reference() {
+                        return Err(err(&at, "must be a reference path"));
+                    }
+                    Some(Percentage::Path(p))
+                }
+                (None, None) => None,
+            };
+            let tolerated_count = seconds(obj, "ToleratedFailureCount", &loc, 0)?;
             let processor = Box::new(parse_machine(
                 proc_v,
                 &format!("{prefix}state '{name}' field '{key}' / "),
@@ -944,12 +1127,16 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                 Some(t) => Some(t),
                 None => template(obj, "Parameters", &loc)?,
             };
-            StateKind::Map(MapSpec {
+            StateKind::Map(Box::new(MapSpec {
                 processor,
                 items_path: path_field(obj, "ItemsPath", &loc, true)?,
                 item_selector,
                 max_concurrency: seconds(obj, "MaxConcurrency", &loc, 0)?,
-            })
+                distributed,
+                tolerated_percentage,
+                tolerated_count,
+                item_batcher,
+            }))
         }
         _ => {
             return Err(err(

@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 
 use crate::choice;
 use crate::definition::{
-    self, Jitter, Seconds, State, StateKind, StateMachine, Text, WaitSpec, error_matches,
+    self, Jitter, MapSpec, Percentage, Seconds, State, StateKind, StateMachine, Text, WaitSpec,
+    error_matches,
 };
 use crate::error::{Failure, WorkflowError, names};
 use crate::history::{HistoryEvent, format_timestamp, not_truncated, resource_parts};
@@ -131,6 +132,40 @@ pub struct Children {
     pub items: Option<Vec<Value>>,
     pub next_item: usize,
     pub max_concurrency: usize,
+    /// Failed iterations a Map tolerates (`ToleratedFailure...`); `None`: the first failure
+    /// fails the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<Tolerance>,
+    #[serde(default)]
+    pub failures: usize,
+    /// A Distributed Map: iterations are child executions, outside this history.
+    #[serde(default)]
+    pub distributed: bool,
+    /// The items are already the children's inputs (ItemSelector and ItemBatcher applied).
+    #[serde(default)]
+    pub prepared: bool,
+}
+
+/// "ToleratedFailurePercentage ... ToleratedFailureCount": the Map fails with
+/// States.ExceedToleratedFailureThreshold once either is exceeded
+/// (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html,
+/// "Setting failure thresholds for Distributed Map states").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Tolerance {
+    pub percentage: f64,
+    pub count: u64,
+}
+
+impl Tolerance {
+    fn exceeded(&self, failures: usize, total: usize) -> bool {
+        let failures_u = u64::try_from(failures).unwrap_or(u64::MAX);
+        let share = if total == 0 {
+            0.0
+        } else {
+            failures as f64 * 100.0 / total as f64
+        };
+        failures_u > self.count || share > self.percentage
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,6 +195,10 @@ pub struct Thread {
     /// of a `States.Runtime` error.
     #[serde(default)]
     pub entered_event: u64,
+    /// A Distributed Map's child execution (or a thread inside one): its events belong to
+    /// the child's own history, not this one; `last_event` counts them there.
+    #[serde(default)]
+    pub hidden: bool,
     pub phase: Phase,
     #[serde(default)]
     pub retry_counts: Vec<u32>,
@@ -591,6 +630,7 @@ impl Engine {
             entered_ms: now,
             last_event: 0,
             entered_event: 0,
+            hidden: false,
             phase: Phase::Enter,
             retry_counts: Vec::new(),
             retry_total: 0,
@@ -1769,6 +1809,10 @@ impl Engine {
                         items: None,
                         next_item: 0,
                         max_concurrency: n,
+                        tolerance: None,
+                        failures: 0,
+                        distributed: false,
+                        prepared: false,
                     })
                 }
                 StateKind::Map(spec) => {
@@ -1787,12 +1831,22 @@ impl Engine {
                         None | Some(0) => usize::MAX,
                         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
                     };
+                    let tolerance = self.tolerance(spec, &effective)?;
+                    let (items, prepared) = if spec.distributed {
+                        (self.child_inputs(ex, th, spec, &effective, items)?, true)
+                    } else {
+                        (items, false)
+                    };
                     Ok(Children {
                         effective,
                         slots: vec![Slot::Pending; items.len()],
                         items: Some(items),
                         next_item: 0,
                         max_concurrency: mc,
+                        tolerance,
+                        failures: 0,
+                        distributed: spec.distributed,
+                        prepared,
                     })
                 }
                 _ => Err(Failure::runtime("not a Parallel or Map state")),
@@ -1807,17 +1861,163 @@ impl Engine {
         };
         match &children.items {
             None => emit(ex, th, now, "ParallelStateStarted", "", Value::Null),
-            Some(items) => emit(
-                ex,
-                th,
-                now,
-                "MapStateStarted",
-                "mapStateStartedEventDetails",
-                json!({"length": items.len()}),
-            ),
+            Some(items) => {
+                emit(
+                    ex,
+                    th,
+                    now,
+                    "MapStateStarted",
+                    "mapStateStartedEventDetails",
+                    json!({"length": items.len()}),
+                );
+                if children.distributed {
+                    let map_run = format!(
+                        "{}/{}:{}",
+                        ex.record
+                            .execution_arn
+                            .replacen(":execution:", ":mapRun:", 1),
+                        st.name,
+                        ex.record.next_event_id
+                    );
+                    emit(
+                        ex,
+                        th,
+                        now,
+                        "MapRunStarted",
+                        "mapRunStartedEventDetails",
+                        json!({"mapRunArn": map_run}),
+                    );
+                }
+            }
         }
         th.phase = Phase::Children(children);
         self.step_children(ex, th, st, now);
+    }
+
+    /// The Map's failure tolerance. A Distributed Map tolerates none unless told; an inline
+    /// Map without the fields fails at the first failed iteration, as before.
+    fn tolerance(&self, spec: &MapSpec, effective: &Value) -> Result<Option<Tolerance>, Failure> {
+        let percentage = match &spec.tolerated_percentage {
+            None => None,
+            Some(Percentage::Fixed(p)) => Some(*p),
+            Some(Percentage::Path(p)) => {
+                let v = p.select(effective).ok_or_else(|| {
+                    Failure::runtime(format!(
+                        "Invalid path '{p}' : {}",
+                        p.missing_reason(effective)
+                    ))
+                })?;
+                Some(v.as_f64().filter(|x| (0.0..=100.0).contains(x)).ok_or_else(|| {
+                    Failure::runtime(format!(
+                        "The ToleratedFailurePercentagePath field refers to value '{}' which is not a valid percentage: {p}",
+                        plain(&v)
+                    ))
+                })?)
+            }
+        };
+        let count = resolve_seconds(
+            spec.tolerated_count.as_ref(),
+            effective,
+            "ToleratedFailureCountPath",
+        )?;
+        Ok(match (percentage, count) {
+            (None, None) if !spec.distributed => None,
+            (None, None) => Some(Tolerance {
+                percentage: 0.0,
+                count: 0,
+            }),
+            (p, c) => Some(Tolerance {
+                percentage: p.unwrap_or(100.0),
+                count: c.unwrap_or(u64::MAX),
+            }),
+        })
+    }
+
+    /// A Distributed Map's child inputs: each item through ItemSelector, then, with an
+    /// ItemBatcher, batches `{"Items": [...], "BatchInput": ...}`
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itembatcher.html).
+    fn child_inputs(
+        &mut self,
+        ex: &Exec,
+        th: &Thread,
+        spec: &MapSpec,
+        effective: &Value,
+        items: Vec<Value>,
+    ) -> Result<Vec<Value>, Failure> {
+        let mut selected = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            selected.push(match &spec.item_selector {
+                Some(t) => {
+                    let ctx = self.context(ex, th, None, Some((i, item)));
+                    path::apply_template(
+                        t,
+                        &TemplateScope {
+                            input: effective,
+                            context: &ctx,
+                        },
+                        self.rng.as_mut(),
+                    )?
+                }
+                None => item.clone(),
+            });
+        }
+        let Some(batcher) = &spec.item_batcher else {
+            return Ok(selected);
+        };
+        let max_items = resolve_seconds(
+            batcher.max_items.as_ref(),
+            effective,
+            "MaxItemsPerBatchPath",
+        )?
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX)
+        .max(1);
+        let max_bytes = resolve_seconds(
+            batcher.max_bytes.as_ref(),
+            effective,
+            "MaxInputBytesPerBatchPath",
+        )?
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX);
+        let batch_input = match &batcher.batch_input {
+            Some(t) => {
+                let ctx = self.context(ex, th, None, None);
+                Some(path::apply_template(
+                    t,
+                    &TemplateScope {
+                        input: effective,
+                        context: &ctx,
+                    },
+                    self.rng.as_mut(),
+                )?)
+            }
+            None => None,
+        };
+        let mut batches = Vec::new();
+        let mut current: Vec<Value> = Vec::new();
+        let mut bytes = 0usize;
+        for item in selected {
+            let size = item.to_string().len();
+            if !current.is_empty() && (current.len() >= max_items || bytes + size > max_bytes) {
+                batches.push(std::mem::take(&mut current));
+                bytes = 0;
+            }
+            bytes += size;
+            current.push(item);
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+        Ok(batches
+            .into_iter()
+            .map(|items| {
+                let mut batch = json!({ "Items": items });
+                if let Some(b) = &batch_input {
+                    batch["BatchInput"] = b.clone();
+                }
+                batch
+            })
+            .collect())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1844,6 +2044,7 @@ impl Engine {
             entered_ms: now,
             last_event: parent.last_event,
             entered_event: 0,
+            hidden: parent.hidden,
             phase: Phase::Enter,
             retry_counts: Vec::new(),
             retry_total: 0,
@@ -1857,8 +2058,11 @@ impl Engine {
             return false;
         };
         let is_map = ch.items.is_some();
+        // A Distributed Map's history shows the map run, not its iterations.
+        let iteration_events = is_map && !ch.distributed;
         let mut progressed = false;
         let mut failure: Option<Failure> = None;
+        let total = ch.slots.len();
         // Collect finished children.
         for (i, slot) in ch.slots.iter_mut().enumerate() {
             let Slot::Running(cid) = slot else { continue };
@@ -1868,13 +2072,15 @@ impl Engine {
                 Some(_) => continue,
                 None => Err(Failure::runtime("a branch thread went missing")),
             };
-            if let Some(c) = ex.record.threads.remove(&cid) {
+            if let Some(c) = ex.record.threads.remove(&cid)
+                && !c.hidden
+            {
                 th.last_event = th.last_event.max(c.last_event);
             }
             progressed = true;
             match done {
                 Ok(v) => {
-                    if is_map {
+                    if iteration_events {
                         emit(
                             ex,
                             th,
@@ -1887,7 +2093,7 @@ impl Engine {
                     *slot = Slot::Done(v);
                 }
                 Err(f) => {
-                    if is_map {
+                    if iteration_events {
                         emit(
                             ex,
                             th,
@@ -1897,9 +2103,23 @@ impl Engine {
                             json!({"name": st.name, "index": i}),
                         );
                     }
-                    *slot = Slot::Pending;
-                    if failure.is_none() {
-                        failure = Some(f);
+                    match ch.tolerance {
+                        Some(tolerance) => {
+                            ch.failures += 1;
+                            *slot = Slot::Done(f.to_catch_output());
+                            if failure.is_none() && tolerance.exceeded(ch.failures, total) {
+                                failure = Some(Failure::new(
+                                    names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                                    "The specified tolerated failure threshold was exceeded",
+                                ));
+                            }
+                        }
+                        None => {
+                            *slot = Slot::Pending;
+                            if failure.is_none() {
+                                failure = Some(f);
+                            }
+                        }
                     }
                 }
             }
@@ -1916,6 +2136,17 @@ impl Engine {
             } else {
                 ("ParallelStateFailed", "")
             };
+            if ch.distributed {
+                emit(
+                    ex,
+                    th,
+                    now,
+                    "MapRunFailed",
+                    "mapRunFailedEventDetails",
+                    json!({
+                    "error": f.error, "cause": f.cause}),
+                );
+            }
             emit(ex, th, now, ty, key, Value::Null);
             self.handle_error(ex, th, st, f, now);
             return true;
@@ -1927,7 +2158,13 @@ impl Engine {
             .filter(|s| matches!(s, Slot::Running(_)))
             .count();
         let mut budget = ch.max_concurrency.saturating_sub(running);
-        while budget > 0 && ch.next_item < ch.slots.len() {
+        // Past the history limit the execution fails at the next turn of `advance`: starting
+        // more iterations first would only build state (for a nested Map, millions of
+        // threads) that is thrown away.
+        while budget > 0
+            && ch.next_item < ch.slots.len()
+            && ex.record.next_event_id <= self.config.max_history_events
+        {
             let i = ch.next_item;
             ch.next_item += 1;
             budget -= 1;
@@ -1949,6 +2186,7 @@ impl Engine {
                         .cloned()
                         .unwrap_or(Value::Null);
                     let input = match &spec.item_selector {
+                        _ if ch.prepared => Ok(item),
                         Some(t) => {
                             let ctx = self.context(ex, th, None, Some((i, &item)));
                             path::apply_template(
@@ -1964,16 +2202,26 @@ impl Engine {
                     };
                     match input {
                         Ok(input) => {
-                            emit(
-                                ex,
-                                th,
-                                now,
-                                "MapIterationStarted",
-                                "mapIterationStartedEventDetails",
-                                json!({"name": st.name, "index": i}),
-                            );
+                            if iteration_events {
+                                emit(
+                                    ex,
+                                    th,
+                                    now,
+                                    "MapIterationStarted",
+                                    "mapIterationStartedEventDetails",
+                                    json!({"name": st.name, "index": i}),
+                                );
+                            }
                             let start = spec.processor.start_at.clone();
                             let id = self.spawn(ex, th, st, 0, &start, input, now);
+                            if ch.distributed
+                                && let Some(child) = ex.record.threads.get_mut(&id)
+                            {
+                                // A child execution's history starts with its own
+                                // ExecutionStarted (event 1).
+                                child.hidden = true;
+                                child.last_event = 1;
+                            }
                             if let Some(s) = ch.slots.get_mut(i) {
                                 *s = Slot::Running(id);
                             }
@@ -2007,6 +2255,9 @@ impl Engine {
             } else {
                 "ParallelStateSucceeded"
             };
+            if ch.distributed {
+                emit(ex, th, now, "MapRunSucceeded", "", Value::Null);
+            }
             emit(ex, th, now, ty, "", Value::Null);
             self.finish_result(ex, th, st, Value::Array(results), now);
             return true;
@@ -2228,6 +2479,10 @@ fn push_event(ex: &mut Exec, previous: u64, now: i64, ty: &str, key: &str, detai
 }
 
 fn emit(ex: &mut Exec, th: &mut Thread, now: i64, ty: &str, key: &str, details: Value) {
+    if th.hidden {
+        th.last_event += 1;
+        return;
+    }
     let id = push_event(ex, th.last_event, now, ty, key, details);
     th.last_event = id;
 }

@@ -518,3 +518,254 @@ mod context_object {
         assert!(loads(def).is_err());
     }
 }
+
+mod map {
+    use super::*;
+
+    /// Items whose `fail` is true fail their iteration (a Fail state in the processor).
+    fn processor() -> Value {
+        json!({"StartAt": "Check", "States": {
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "BooleanEquals": true, "Next": "Boom"}],
+                "Default": "Ok"},
+            "Boom": {"Type": "Fail", "Error": "Item.Failed", "Cause": "bad item"},
+            "Ok": {"Type": "Pass", "End": true}}})
+    }
+
+    fn items(failing: usize, total: usize) -> Value {
+        json!({"items": (0..total).map(|i| json!({"n": i, "fail": i < failing})).collect::<Vec<_>>()})
+    }
+
+    fn map(extra: Value, distributed: bool) -> Value {
+        let mut processor = processor();
+        if distributed {
+            processor["ProcessorConfig"] =
+                json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"});
+        }
+        let mut state =
+            json!({"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": processor, "End": true});
+        for (k, v) in extra.as_object().expect("object") {
+            state[k] = v.clone();
+        }
+        json!({"StartAt": "M", "States": {"M": state}})
+    }
+
+    /// "ToleratedFailurePercentage ... ToleratedFailureCount ... If the failure threshold is
+    /// breached, the Map state fails with the States.ExceedToleratedFailureThreshold error"
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html,
+    /// "Setting failure thresholds for Distributed Map states").
+    #[test]
+    fn tolerated_failure_count() {
+        let r = run(map(json!({"ToleratedFailureCount": 2}), false), items(2, 5));
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        let out = r.output.expect("output");
+        assert_eq!(out[0]["Error"], "Item.Failed");
+        assert_eq!(out[4], json!({"n": 4, "fail": false}));
+        let r = run(map(json!({"ToleratedFailureCount": 2}), false), items(3, 5));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.ExceedToleratedFailureThreshold")
+        );
+    }
+
+    #[test]
+    fn tolerated_failure_percentage_and_the_path_forms() {
+        let r = run(
+            map(json!({"ToleratedFailurePercentage": 40}), false),
+            items(2, 5),
+        );
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        let r = run(
+            map(json!({"ToleratedFailurePercentage": 40}), false),
+            items(3, 5),
+        );
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.ExceedToleratedFailureThreshold")
+        );
+
+        let mut input = items(3, 5);
+        input["pct"] = json!(60);
+        input["count"] = json!(3);
+        let r = run(
+            map(json!({"ToleratedFailurePercentagePath": "$.pct"}), false),
+            input.clone(),
+        );
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        let r = run(
+            map(json!({"ToleratedFailureCountPath": "$.count"}), false),
+            input.clone(),
+        );
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        input["count"] = json!(1);
+        let r = run(
+            map(json!({"ToleratedFailureCountPath": "$.count"}), false),
+            input,
+        );
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.ExceedToleratedFailureThreshold")
+        );
+    }
+
+    #[test]
+    fn the_threshold_error_is_catchable() {
+        let mut def = map(json!({"ToleratedFailureCount": 0}), false);
+        def["States"]["M"]["Catch"] =
+            json!([{"ErrorEquals": ["States.ExceedToleratedFailureThreshold"], "Next": "Caught"}]);
+        def["States"]["M"]
+            .as_object_mut()
+            .expect("object")
+            .remove("End");
+        def["States"]["M"]["Next"] = json!("Done");
+        def["States"]["Done"] = json!({"Type": "Succeed"});
+        def["States"]["Caught"] = json!({"Type": "Pass", "End": true});
+        let r = run(def, items(1, 3));
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        assert_eq!(
+            r.output.expect("output")["Error"],
+            "States.ExceedToleratedFailureThreshold"
+        );
+    }
+
+    #[test]
+    fn bad_thresholds_are_refused_at_load() {
+        assert!(loads(map(json!({"ToleratedFailurePercentage": 101}), false)).is_err());
+        assert!(loads(map(json!({"ToleratedFailureCount": -1}), false)).is_err());
+        assert!(
+            loads(map(
+                json!({"ToleratedFailureCount": 1, "ToleratedFailureCountPath": "$.c"}),
+                false
+            ))
+            .is_err()
+        );
+    }
+
+    /// A Distributed Map over items given inline (no ItemReader): each item runs as a child
+    /// execution; the parent's history shows the map run (MapRunStarted, MapRunSucceeded),
+    /// not the iterations (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html,
+    /// https://docs.aws.amazon.com/step-functions/latest/dg/concepts-examine-map-run.html).
+    #[test]
+    fn distributed_map_over_inline_items() {
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+            "Label": "Items", "MaxConcurrency": 2,
+            "ItemSelector": {"value.$": "$$.Map.Item.Value.n", "index.$": "$$.Map.Item.Index"},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        let r = run(def, items(0, 3));
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+        assert_eq!(
+            r.output,
+            Some(
+                json!([{"value": 0, "index": 0}, {"value": 1, "index": 1}, {"value": 2, "index": 2}])
+            )
+        );
+        let types: Vec<&str> = r.history["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "ExecutionStarted",
+                "MapStateEntered",
+                "MapStateStarted",
+                "MapRunStarted",
+                "MapRunSucceeded",
+                "MapStateSucceeded",
+                "MapStateExited",
+                "ExecutionSucceeded"
+            ]
+        );
+    }
+
+    /// "ItemBatcher ... groups items into batches ... each batch is passed as an object with
+    /// the Items key, and BatchInput" (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itembatcher.html).
+    #[test]
+    fn distributed_map_batches_items() {
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+            "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"factor.$": "$.factor"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        let r = run(def, json!({"items": [1, 2, 3], "factor": 10}));
+        assert_eq!(
+            r.output,
+            Some(json!([
+                {"Items": [1, 2], "BatchInput": {"factor": 10}},
+                {"Items": [3], "BatchInput": {"factor": 10}}
+            ])),
+            "{:?}",
+            r.cause
+        );
+    }
+
+    /// A failed child execution fails a Distributed Map with no tolerance set.
+    #[test]
+    fn a_failed_child_fails_a_distributed_map_with_the_threshold_error() {
+        let r = run(map(json!({}), true), items(1, 3));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("States.ExceedToleratedFailureThreshold")
+        );
+        let r = run(
+            map(json!({"ToleratedFailurePercentage": 50}), true),
+            items(1, 3),
+        );
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?}", r.cause);
+    }
+
+    #[test]
+    fn item_reader_and_result_writer_are_refused_with_a_reason() {
+        let err = loads(map(
+            json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject"}}),
+            true,
+        ))
+        .expect_err("no S3 here");
+        assert!(err.contains("S3"), "{err}");
+        assert!(loads(map(json!({"ItemBatcher": {"MaxItemsPerBatch": 2}}), false)).is_err());
+    }
+}
+
+mod validation {
+    use super::*;
+
+    fn task(resource: &str) -> Value {
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource, "End": true}}})
+    }
+
+    /// Each optimized integration has a fixed set of actions
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/connect-ddb.html: "Supported
+    /// Amazon DynamoDB APIs: GetItem, PutItem, UpdateItem, DeleteItem"); CreateStateMachine
+    /// refuses another one.
+    #[test]
+    fn an_unknown_action_of_a_known_integration_is_refused() {
+        let err = loads(task("arn:aws:states:::dynamodb:foo")).expect_err("no such action");
+        assert!(
+            err.contains("The resource provided arn:aws:states:::dynamodb:foo is not recognized"),
+            "{err}"
+        );
+        assert!(loads(task("arn:aws:states:::lambda:call")).is_err());
+        assert!(loads(task("arn:aws:states:::sqs:sendMessage.waitForTaskToken")).is_ok());
+        assert!(loads(task("arn:aws:states:::dynamodb:putItem")).is_ok());
+        assert!(loads(task("arn:aws:states:::states:startExecution.sync:2")).is_ok());
+        assert!(loads(task("arn:aws:states:::events:putEvents.waitForTaskToken")).is_ok());
+        // the SDK integrations take any action
+        assert!(loads(task("arn:aws:states:::aws-sdk:dynamodb:describeTable")).is_ok());
+    }
+
+    /// What AWS accepts is accepted: the Map fields of a Distributed Map, Label, and the
+    /// context object in InputPath.
+    #[test]
+    fn what_aws_accepts_loads() {
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "Label": "Orders",
+            "InputPath": "$$.Execution.Input", "ItemsPath": "$.orders",
+            "ToleratedFailurePercentage": 5, "ToleratedFailureCount": 1,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        assert_eq!(loads(def), Ok(()));
+    }
+}

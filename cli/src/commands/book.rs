@@ -25,6 +25,8 @@ use crate::{Ctx, exit};
 Faults (--fail, --no-answer, --transient, --duplicate, --delay) apply to the trips of these \
 entries while this command runs.")]
 pub struct BookArgs {
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
     /// Entries files in the `put-events --entries` format (e.g. events/samples/book-trip.json).
     #[arg(required = true)]
     pub entries: Vec<String>,
@@ -61,7 +63,12 @@ pub struct BookArgs {
 }
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip put-events --entries file://events/samples/book-trip.json\n  trip put-events --entries file://events/samples/book-trip.json --no-wait && trip resume"
+)]
 pub struct PutEventsArgs {
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
     /// `file://path` to a JSON array of entries, as the AWS CLI takes it.
     #[arg(long)]
     pub entries: String,
@@ -72,6 +79,7 @@ pub struct PutEventsArgs {
 }
 
 #[derive(Args)]
+#[command(after_help = "Examples:\n  trip resume\n  trip resume --timeout 300 --json")]
 pub struct ResumeArgs {
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,

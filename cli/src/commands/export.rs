@@ -68,7 +68,12 @@ fn check_output(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip export -o log.jsonl && trip replay log.jsonl --twice\n  aws logs filter-log-events --log-group-name <group> > events.json && trip replay events.json\n  trip replay log.jsonl --rule saga-bridge"
+)]
 pub struct ReplayArgs {
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
     /// An event log: `trip export` output (JSON Lines), or CloudWatch Logs events — what
     /// `aws logs filter-log-events` prints (`{"events": [...]}`, the envelope in each
     /// `message`), or such items one per line.

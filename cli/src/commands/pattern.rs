@@ -8,6 +8,9 @@ use super::json_arg;
 use crate::{Ctx, exit};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip test-event-pattern --event-pattern '{\"source\":[{\"prefix\":\"trip.\"}]}' \\\n      --event file://event.json"
+)]
 pub struct TestEventPatternArgs {
     /// The pattern: JSON, or file://path.
     #[arg(long)]

@@ -11,6 +11,9 @@ use super::json_arg;
 use crate::{Ctx, exit};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip states run workflow/trip-saga.asl.json --input file://input.json --responses responses.json\n  trip states run my-machine.asl.json --input '{\"n\": 1}' --json"
+)]
 pub struct StatesArgs {
     #[command(subcommand)]
     pub action: StatesAction,

@@ -12,7 +12,12 @@ use crate::timeline::Timeline;
 use crate::{Ctx, exit};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip status trip-lisbon-0001\n  trip status trip-lisbon-0002 --history\n  trip status trip-lisbon-0002 --graph > saga.mmd\n  trip status trip-lisbon-0002 --mermaid"
+)]
 pub struct StatusArgs {
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
     /// The trip's id (its saga's execution name).
     pub trip_id: String,
     /// Render the trip as a Mermaid sequence diagram instead.

@@ -12,7 +12,12 @@ use crate::timeline::Timeline;
 use crate::{Ctx, exit};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip watch\n  trip watch --follow                 # in a second terminal, before or beside `trip book`\n  trip watch --trip trip-lisbon-0001 --json"
+)]
 pub struct WatchArgs {
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
     /// Only this trip's events.
     #[arg(long)]
     pub trip: Option<String>,
