@@ -366,7 +366,7 @@ fn overview(
     s: &State,
     now: i64,
 ) -> Result<Response<Cursor<Vec<u8>>>, ViewError> {
-    let dead = s.view.dead_letters()?.len();
+    let dead = s.view.dead_letter_count()?;
     Ok(json_response(
         200,
         &json!({

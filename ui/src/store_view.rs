@@ -5,6 +5,7 @@
 //! SQLite connections instead, as `trip watch` does: in WAL mode each read sees the last
 //! committed step of the writer, never half a step.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -103,14 +104,6 @@ impl StoreView {
             .map_err(|e| self.sqlite(e))
     }
 
-    /// The envelope of the event with this id (the first, for a replayed id).
-    pub fn envelope(&self, event_id: &str) -> Result<Option<String>, ViewError> {
-        self.conn
-            .prepare_cached("SELECT envelope FROM event_log WHERE event_id = ?1 ORDER BY seq")
-            .and_then(|mut s| s.query_row([event_id], |r| r.get(0)).optional())
-            .map_err(|e| self.sqlite(e))
-    }
-
     fn value(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, ViewError> {
         self.conn
             .prepare_cached("SELECT value FROM kv WHERE ns = ?1 AND key = ?2")
@@ -168,22 +161,55 @@ impl StoreView {
             .transpose()
     }
 
-    /// Every message in a dead-letter queue, with its body (from the event log when the
-    /// store keeps only the event's id).
-    pub fn dead_letters(&self) -> Result<Vec<Message>, ViewError> {
+    fn dead_messages(&self) -> Result<Vec<Message>, ViewError> {
         let mut out = Vec::new();
         for b in self.values(NS_MESSAGE, "", "\u{10FFFF}")? {
-            let mut m: Message =
-                serde_json::from_slice(&b).map_err(|e| self.corrupt("message", e))?;
-            if m.dead_lettered_at.is_none() {
-                continue;
+            let m: Message = serde_json::from_slice(&b).map_err(|e| self.corrupt("message", e))?;
+            if m.dead_lettered_at.is_some() {
+                out.push(m);
             }
+        }
+        Ok(out)
+    }
+
+    /// How many messages wait in the dead-letter queues.
+    pub fn dead_letter_count(&self) -> Result<usize, ViewError> {
+        Ok(self.dead_messages()?.len())
+    }
+
+    /// Every message in a dead-letter queue, with its body (from the event log when the
+    /// store keeps only the event's id: all of them fetched in one pass over the log, which
+    /// has no index by event id).
+    pub fn dead_letters(&self) -> Result<Vec<Message>, ViewError> {
+        let mut out = self.dead_messages()?;
+        let wanted: Vec<&str> = out
+            .iter()
+            .filter(|m| m.body.is_empty())
+            .filter_map(|m| m.event_id.as_deref())
+            .collect();
+        let mut bodies: HashMap<String, String> = HashMap::new();
+        if !wanted.is_empty() {
+            let ids = serde_json::to_string(&wanted).unwrap_or_default();
+            let run = || -> rusqlite::Result<()> {
+                let mut s = self.conn.prepare_cached(
+                    "SELECT event_id, envelope FROM event_log
+                     WHERE event_id IN (SELECT value FROM json_each(?1)) ORDER BY seq",
+                )?;
+                let mut rows = s.query([ids])?;
+                while let Some(r) = rows.next()? {
+                    // The first row per id: a replayed event keeps its id.
+                    bodies.entry(r.get(0)?).or_insert(r.get(1)?);
+                }
+                Ok(())
+            };
+            run().map_err(|e| self.sqlite(e))?;
+        }
+        for m in &mut out {
             if m.body.is_empty()
-                && let Some(id) = &m.event_id
+                && let Some(body) = m.event_id.as_ref().and_then(|id| bodies.get(id))
             {
-                m.body = self.envelope(id)?.unwrap_or_default();
+                m.body.clone_from(body);
             }
-            out.push(m);
         }
         out.sort_by_key(|m| (m.dead_lettered_at, m.message_id.clone()));
         Ok(out)

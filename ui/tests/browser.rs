@@ -18,7 +18,8 @@ use headless_chrome::{Browser, LaunchOptions, Tab};
 use serde_json::Value;
 use support::*;
 
-const WAIT: Duration = Duration::from_secs(15);
+// Generous: CI runs these beside the whole suite on two cores.
+const WAIT: Duration = Duration::from_secs(30);
 
 /// Where Chromium is: `TRIP_CHROMIUM`, else Debian's binary or the first on PATH.
 fn chromium() -> Option<PathBuf> {
