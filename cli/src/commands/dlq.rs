@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
+use trip_local::TripOutcome;
 use trip_local::runtime::fmt_ms;
 
 use super::open_runtime;
@@ -32,9 +33,39 @@ pub fn dlq(ctx: &Ctx, args: DlqArgs) -> anyhow::Result<u8> {
     match args.action {
         DlqAction::List => {
             let dead = rt.dead_letters();
+            let stuck = rt.stuck_compensations();
             if out.json {
-                out.print_json(&serde_json::to_value(&dead)?);
+                // The dead letters, as before; stuck compensations in their own document
+                // only when there are any, so a script reading the list keeps working.
+                if stuck.is_empty() {
+                    out.print_json(&serde_json::to_value(&dead)?);
+                } else {
+                    out.print_json(&json!({
+                        "deadLetters": dead,
+                        "stuckCompensations": stuck
+                            .iter()
+                            .map(|(trip, o)| json!({"tripId": trip, "outcome": o}))
+                            .collect::<Vec<_>>(),
+                    }));
+                }
                 return Ok(exit::OK);
+            }
+            // A compensation that failed through all its retries ended its saga: its command
+            // may be in a dead-letter queue, and what it did not undo is still held.
+            for (trip, o) in &stuck {
+                if let TripOutcome::Stuck {
+                    stuck_step,
+                    still_held,
+                    ..
+                } = o
+                {
+                    println!(
+                        "{} {}: {stuck_step} never succeeded; may still hold {}",
+                        out.bad("COMPENSATION STUCK"),
+                        out.trip(trip),
+                        still_held.join(", ")
+                    );
+                }
             }
             if dead.is_empty() {
                 println!("the dead-letter queues are empty");
