@@ -122,3 +122,11 @@ impl Timeline {
         )
     }
 }
+
+/// How `trip status` (local and `--aws`) names a saga whose compensation never succeeded.
+pub fn stuck_label(stuck_step: &str, still_held: &[String]) -> String {
+    format!(
+        "COMPENSATION STUCK at {stuck_step}: may still hold {}",
+        still_held.join(", ")
+    )
+}

@@ -193,6 +193,7 @@ detail_types! {
     TripBooked => source::SAGA,
     TripBookingFailed => source::SAGA,
     TripBookingRejected => source::BRIDGE,
+    TripCompensationStuck => source::SAGA,
 }
 
 impl DetailType {

@@ -98,6 +98,16 @@ pub struct EventEnvelope {
     #[serde(default)]
     pub resources: Vec<String>,
     pub detail: Value,
+    /// Set by EventBridge on an event sent again by an archive replay: the replay's name
+    /// ("EventBridge adds a replay-name field to replayed events", Amazon EventBridge User Guide,
+    /// "Replaying archived events"). The bridge never lets such an event start, reject or change
+    /// a saga that exists.
+    #[serde(
+        rename = "replay-name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub replay_name: Option<String>,
 }
 
 impl EventEnvelope {
@@ -123,6 +133,7 @@ impl EventEnvelope {
             region: region.to_owned(),
             resources: entry.resources.clone(),
             detail: entry.detail_json()?,
+            replay_name: None,
         })
     }
 

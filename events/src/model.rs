@@ -26,6 +26,10 @@ pub struct Metadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     pub task_token: Option<String>,
+    /// True on an outcome the bridge publishes again because the same request came again
+    /// (its content is the original's; its source is `trip.bridge`, not `trip.saga`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repeat: bool,
 }
 
 impl Metadata {
@@ -34,6 +38,7 @@ impl Metadata {
             schema_version: SCHEMA_VERSION.to_owned(),
             correlation_id: correlation_id.into(),
             task_token: None,
+            repeat: false,
         }
     }
 
@@ -306,6 +311,25 @@ pub struct TripBookingRejected {
     pub metadata: Metadata,
 }
 
+/// `TripCompensationStuck`: a compensation failed through all its retries. The saga has ended
+/// (its execution failed with `TripCompensationStuck`) and an alarm fires: someone must release
+/// what may still be held by hand, then cancel it again (`trip dlq redrive` or a new cancel).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TripCompensationStuck {
+    pub trip_id: String,
+    /// The step whose failure started the compensation, e.g. `BookCar`.
+    pub failed_step: String,
+    /// The compensation that never succeeded, e.g. `CancelFlight`.
+    pub stuck_step: String,
+    /// The services whose bookings may still be held: the stuck one and every one not yet
+    /// compensated, in compensation order.
+    pub still_held: Vec<Service>,
+    /// The stuck compensation's last error.
+    pub error: StepError,
+    pub metadata: Metadata,
+}
+
 /// Any detail of the saga, tagged by its detail-type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TripEvent {
@@ -320,6 +344,7 @@ pub enum TripEvent {
     TripBooked(TripBooked),
     TripBookingFailed(TripBookingFailed),
     TripBookingRejected(TripBookingRejected),
+    TripCompensationStuck(TripCompensationStuck),
 }
 
 /// A detail that does not decode as its detail-type says it should.
@@ -406,6 +431,9 @@ impl TripEvent {
             DetailType::TripBooked => TripEvent::TripBooked(decode(dt, detail)?),
             DetailType::TripBookingFailed => TripEvent::TripBookingFailed(decode(dt, detail)?),
             DetailType::TripBookingRejected => TripEvent::TripBookingRejected(decode(dt, detail)?),
+            DetailType::TripCompensationStuck => {
+                TripEvent::TripCompensationStuck(decode(dt, detail)?)
+            }
         })
     }
 
@@ -422,10 +450,16 @@ impl TripEvent {
             TripEvent::TripBooked(_) => DetailType::TripBooked,
             TripEvent::TripBookingFailed(_) => DetailType::TripBookingFailed,
             TripEvent::TripBookingRejected(_) => DetailType::TripBookingRejected,
+            TripEvent::TripCompensationStuck(_) => DetailType::TripCompensationStuck,
         }
     }
 
+    /// Who emits this event: the detail-type's source, except for an outcome published again
+    /// for a repeated request, which is the bridge's.
     pub fn source(&self) -> &'static str {
+        if self.metadata().is_some_and(|m| m.repeat) {
+            return crate::source::BRIDGE;
+        }
         self.detail_type().source()
     }
 
@@ -443,6 +477,7 @@ impl TripEvent {
             TripEvent::TripBooked(d) => &d.trip_id,
             TripEvent::TripBookingFailed(d) => &d.trip_id,
             TripEvent::TripBookingRejected(d) => return d.trip_id.as_deref(),
+            TripEvent::TripCompensationStuck(d) => &d.trip_id,
         })
     }
 
@@ -459,6 +494,7 @@ impl TripEvent {
             TripEvent::TripBooked(d) => Some(&d.metadata),
             TripEvent::TripBookingFailed(d) => Some(&d.metadata),
             TripEvent::TripBookingRejected(d) => Some(&d.metadata),
+            TripEvent::TripCompensationStuck(d) => Some(&d.metadata),
         }
     }
 
@@ -476,6 +512,7 @@ impl TripEvent {
             TripEvent::TripBooked(d) => serde_json::to_value(d),
             TripEvent::TripBookingFailed(d) => serde_json::to_value(d),
             TripEvent::TripBookingRejected(d) => serde_json::to_value(d),
+            TripEvent::TripCompensationStuck(d) => serde_json::to_value(d),
         };
         // Serializing these plain structs into a Value cannot fail (string keys, no maps with
         // non-string keys, no custom Serialize impls).

@@ -45,6 +45,7 @@ pub fn schema_for(dt: DetailType) -> Value {
         TripBooked => schema_of::<crate::TripBooked>(dt),
         TripBookingFailed => schema_of::<crate::TripBookingFailed>(dt),
         TripBookingRejected => schema_of::<crate::TripBookingRejected>(dt),
+        TripCompensationStuck => schema_of::<crate::TripCompensationStuck>(dt),
     }
 }
 

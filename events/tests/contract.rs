@@ -216,6 +216,17 @@ fn examples() -> Vec<TripEvent> {
         undone: [("car".to_owned(), json!({"status": "CANCELLED"}))].into(),
         metadata: Metadata::new("c"),
     }));
+    events.push(TripEvent::TripCompensationStuck(TripCompensationStuck {
+        trip_id: "t".into(),
+        failed_step: "BookCar".into(),
+        stuck_step: "CancelFlight".into(),
+        still_held: vec![Service::Flight, Service::Hotel],
+        error: StepError {
+            error: "States.Timeout".into(),
+            cause: None,
+        },
+        metadata: Metadata::new("c"),
+    }));
     events.push(TripEvent::TripBookingRejected(TripBookingRejected {
         trip_id: None,
         reasons: vec![Reason {

@@ -1,4 +1,4 @@
-import { App, type AppProps, Validations } from 'aws-cdk-lib';
+import { App, type AppProps, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { FunctionFactory } from './functions';
 import { ROUTING_TABLE, STATE_MACHINE_DEFINITION } from './paths';
@@ -13,6 +13,16 @@ export interface BuildOptions {
   /** Defaults to events/routing.json. */
   readonly routingFile?: string;
   readonly functionFactory?: FunctionFactory;
+  /** Defaults to the CLI's CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION, each only if set. */
+  readonly env?: Environment;
+}
+
+/** The environment the CDK CLI resolved, with only what it knows. */
+export function envFromCli(): Environment {
+  const env: { account?: string; region?: string } = {};
+  if (process.env.CDK_DEFAULT_ACCOUNT) env.account = process.env.CDK_DEFAULT_ACCOUNT;
+  if (process.env.CDK_DEFAULT_REGION) env.region = process.env.CDK_DEFAULT_REGION;
+  return env;
 }
 
 /**
@@ -26,11 +36,9 @@ export function buildApp(options: BuildOptions = {}): { app: App; stack: TripSag
   const stackName = app.node.tryGetContext('stackName') ?? 'TripSaga';
   const stack = new TripSagaStack(app, stackName, {
     description: 'trip-saga: hotel/flight/car booking saga on EventBridge, SQS, Lambda and Step Functions',
-    // Offline synth needs no account: the placeholders only show up in ARNs of the template.
-    env: {
-      account: process.env.CDK_DEFAULT_ACCOUNT ?? '111111111111',
-      region: process.env.CDK_DEFAULT_REGION ?? 'us-east-1',
-    },
+    // The account and region of the CLI's credentials when it has them; otherwise an
+    // environment-agnostic template (AWS::AccountId, AWS::Region), never a made-up account.
+    env: options.env ?? envFromCli(),
     routing,
     settings,
     definitionFile: options.definitionFile ?? STATE_MACHINE_DEFINITION,

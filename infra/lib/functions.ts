@@ -35,7 +35,8 @@ export function commonFunctionOptions(props: SagaFunctionProps) {
     // JSON logs: lambda_runtime's tracing subscriber reads AWS_LAMBDA_LOG_FORMAT/LEVEL.
     loggingFormat: lambda.LoggingFormat.JSON,
     applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
-    systemLogLevelV2: lambda.SystemLogLevel.WARN,
+    // INFO keeps the platform's REPORT lines (duration, billed duration, memory, init).
+    systemLogLevelV2: lambda.SystemLogLevel.INFO,
     tracing: lambda.Tracing.ACTIVE,
   };
 }

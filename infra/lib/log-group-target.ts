@@ -44,7 +44,17 @@ export class LogGroupTarget implements events.IRuleTarget {
  * Scoped to this one group; the caller makes the rule depend on it so the first events
  * after a deploy are not rejected.
  */
-export function grantEventBridgeWrite(logGroup: logs.LogGroup, policyName: string): logs.ResourcePolicy {
+export function grantEventBridgeWrite(logGroup: logs.LogGroup, policyName: string, busName: string): logs.ResourcePolicy {
+  const stack = Stack.of(logGroup);
+  // Only rules of this bus, in this account, may write (confused deputy: "Using resource-based
+  // policies for CloudWatch Logs", and EventBridge's aws:SourceArn, the ARN of the rule that
+  // sends the event: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html).
+  const rules = stack.formatArn({
+    service: 'events',
+    resource: 'rule',
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    resourceName: `${busName}/*`,
+  });
   const arn = Arn.format(
     {
       service: 'logs',
@@ -62,6 +72,10 @@ export function grantEventBridgeWrite(logGroup: logs.LogGroup, policyName: strin
         principals: [new iam.ServicePrincipal('events.amazonaws.com')],
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         resources: [arn],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': rules },
+          StringEquals: { 'aws:SourceAccount': stack.account },
+        },
       }),
     ],
   });

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -37,22 +37,32 @@ export const LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
 export const METRICS_NAMESPACE = 'TripSaga';
 export const EMF_METRICS = ['BookingsSucceeded', 'BookingsFailed', 'Compensations', 'StaleCallbacks'] as const;
 /**
- * What a booking service may do to its own table: single-item reads and conditional writes,
- * queries within a trip's partition, and the batch/transaction forms of those (a
- * TransactWriteItems call is authorized per item against these same actions).
- * No Scan, no streams, no table management.
+ * What a booking service does to its own table, and nothing more
+ * (services/booking/src/adapters/dynamodb.rs): GetItem, conditional PutItem and UpdateItem,
+ * and TransactWriteItems of Puts and Updates, which IAM authorizes per item against PutItem
+ * and UpdateItem ("Using IAM with DynamoDB transactions", Amazon DynamoDB Developer Guide:
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+ * No delete, no batch, no query or scan, no streams, no table management.
  */
-export const SERVICE_TABLE_ACTIONS = [
-  'dynamodb:BatchGetItem',
-  'dynamodb:BatchWriteItem',
-  'dynamodb:ConditionCheckItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:DescribeTable',
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:Query',
-  'dynamodb:UpdateItem',
-] as const;
+export const SERVICE_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
+
+/**
+ * The only source each identity may put on the bus: every PutEvents grant carries an
+ * `events:source` condition ("Using IAM policy conditions in Amazon EventBridge":
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html), so no
+ * function can forge another's events (a TripBooked from the bridge, a HotelBookingRequested
+ * from a service) and only the workflow speaks as `trip.saga`. Clients put `trip.client`
+ * (infra/README.md, "Who may put what").
+ */
+export const PUT_EVENTS_SOURCE: Record<string, string> = {
+  hotel: 'trip.hotel',
+  flight: 'trip.flight',
+  car: 'trip.car',
+  bridge: 'trip.bridge',
+};
+export const STATE_MACHINE_SOURCE = 'trip.saga';
+/** The Fail state a compensation that never succeeds ends in (workflow/trip-saga.asl.json). */
+export const STUCK_FAIL_STATE = 'TripCompensationStuck';
 
 /** The consumers a routing table may name, and what each one is. */
 const BOOKING_SERVICES = ['hotel', 'flight', 'car'] as const;
@@ -109,13 +119,23 @@ export class TripSagaStack extends Stack {
 
     // ---- Event bus and archive -------------------------------------------------------
     this.bus = new events.EventBus(this, 'EventBus', { eventBusName: busName });
+    // Task tokens are secrets: whoever holds one can answer the workflow. The archive keeps
+    // every trip.* event that carries none (requests and outcomes, which is what a replay
+    // needs: a replayed request never restarts or changes a saga that exists); commands and
+    // the services' answers, which echo the token, stay out.
     this.archive = new events.Archive(this, 'Archive', {
       sourceEventBus: this.bus,
       archiveName: `${busName}-archive`.slice(0, 48),
-      description: `Every trip.* event on ${busName}, kept for replays`,
-      eventPattern: { source: events.Match.prefix('trip.') },
+      description: `Every trip.* event on ${busName} that carries no task token, kept for replays`,
+      eventPattern: {
+        source: events.Match.prefix('trip.'),
+        detail: { metadata: { taskToken: events.Match.doesNotExist() } },
+      },
       retention: ARCHIVE_RETENTION,
     });
+    // The L2 synthesizes KmsKeyIdentifier: "" (AWS owned key), which some regions refuse with
+    // GeneralServiceException (aws-cdk issue 37847). Absent means the same key.
+    (this.archive.node.defaultChild as events.CfnArchive).addPropertyDeletionOverride('KmsKeyIdentifier');
 
     // ---- Tables: one per booking service -----------------------------------------------
     for (const service of BOOKING_SERVICES) {
@@ -148,8 +168,8 @@ export class TripSagaStack extends Stack {
       },
       tracingEnabled: true,
     });
-    // The workflow's only side effect is putEvents(.waitForTaskToken) on this bus.
-    this.bus.grantPutEventsTo(this.stateMachine);
+    // The workflow's only side effect is putEvents(.waitForTaskToken) on this bus, as trip.saga.
+    this.grantPutEventsAs(this.stateMachine, STATE_MACHINE_SOURCE);
     const stateMachinePolicy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
     if (stateMachinePolicy) {
       ack(stateMachinePolicy, 'AwsSolutions-IAM5[Resource::*]',
@@ -169,8 +189,17 @@ export class TripSagaStack extends Stack {
       logGroupName: `/aws/events/${busName}`,
       retention: LOG_RETENTION,
       removalPolicy,
+      // Task tokens (whoever reads one could answer the workflow) and travellers' e-mail
+      // addresses are masked as they arrive; reading them unmasked takes logs:Unmask
+      // ("Help protect sensitive log data with masking", Amazon CloudWatch Logs User Guide:
+      // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/mask-sensitive-log-data.html).
+      dataProtectionPolicy: new logs.DataProtectionPolicy({
+        name: `${busName}-events-data-protection`,
+        description: 'Mask task tokens and e-mail addresses in the saga event log',
+        identifiers: [logs.DataIdentifier.EMAILADDRESS, TASK_TOKEN_IDENTIFIER],
+      }),
     });
-    const eventsLogPolicy = grantEventBridgeWrite(this.eventsLogGroup, `${busName}-events-to-logs`);
+    const eventsLogPolicy = grantEventBridgeWrite(this.eventsLogGroup, `${busName}-events-to-logs`, busName);
 
     // ---- Rules: the routing table, verbatim ----------------------------------------
     for (const route of routing.rules) {
@@ -230,6 +259,17 @@ export class TripSagaStack extends Stack {
       out(`${pascal(name)}RuleDlqUrl`, q.queueUrl, `Events rule ${name} could not deliver`);
       out(`${pascal(name)}RuleArn`, this.rules[name]!.ruleArn, `Events rule ${name} (start-replay FilterArns)`);
     }
+  }
+
+  /** PutEvents on this bus, for events of one source only. */
+  private grantPutEventsAs(grantee: iam.IGrantable, source: string): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['events:PutEvents'],
+        resources: [this.bus.eventBusArn],
+        conditions: { StringEquals: { 'events:source': source } },
+      }),
+    );
   }
 
   /** The routing table may only name consumers this stack knows how to build. */
@@ -294,7 +334,12 @@ export class TripSagaStack extends Stack {
     });
     logGroup.grant(role, 'logs:CreateLogStream', 'logs:PutLogEvents');
 
-    const environment: Record<string, string> = { EVENT_BUS_NAME: this.bus.eventBusName };
+    // MAX_RECEIVE_COUNT: a service answers a transient failure on a record's last delivery
+    // (Trip.TransientError, retried by the workflow) instead of letting it dead-letter.
+    const environment: Record<string, string> = {
+      EVENT_BUS_NAME: this.bus.eventBusName,
+      MAX_RECEIVE_COUNT: String(route.maxReceiveCount),
+    };
     const table = this.tables[route.consumer];
     if (table) environment.TABLE_NAME = table.tableName;
     if (route.consumer === BRIDGE) environment.STATE_MACHINE_ARN = this.stateMachine.stateMachineArn;
@@ -322,9 +367,22 @@ export class TripSagaStack extends Stack {
 
     // Least privilege: own table, this bus; the bridge alone drives the workflow.
     table?.grant(fn, ...SERVICE_TABLE_ACTIONS);
-    this.bus.grantPutEventsTo(fn);
+    this.grantPutEventsAs(fn, PUT_EVENTS_SOURCE[route.consumer]!);
     if (route.consumer === BRIDGE) {
       this.stateMachine.grantStartExecution(fn);
+      // A request for a trip whose saga exists is answered from the execution's status,
+      // input, output and cause (services/booking/src/requests.rs).
+      // Executions are named after their trips, so the grant names this state machine's
+      // executions, not one of them.
+      const executions = `arn:${this.partition}:states:${this.region}:${this.account}:execution:${
+        Arn.split(this.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName
+      }:*`;
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+      );
+      ack(role.node.findChild('DefaultPolicy'), `AwsSolutions-IAM5[Resource::${nagFlatten(this.resolve(executions))}]`,
+        'states:DescribeExecution on the executions of this one state machine: an execution is named after its ' +
+        'trip, so no single execution ARN can be known in advance.');
       // Scoped to this state machine: Step Functions authorizes callbacks against the ARN of
       // the state machine that issued the token.
       this.stateMachine.grantTaskResponse(fn);
@@ -489,6 +547,28 @@ export class TripSagaStack extends Stack {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
+      new logs.MetricFilter(this, 'CompensationStuckFilter', {
+        logGroup: this.stateMachineLogGroup,
+        metricNamespace: METRICS_NAMESPACE,
+        metricName: 'CompensationsStuck',
+        filterPattern: logs.FilterPattern.all(
+          logs.FilterPattern.stringValue('$.type', '=', 'FailStateEntered'),
+          logs.FilterPattern.stringValue('$.details.name', '=', STUCK_FAIL_STATE),
+        ),
+        metricValue: '1',
+        defaultValue: 0,
+      })
+        .metric({ period, statistic: 'Sum' })
+        .createAlarm(this, 'CompensationStuckAlarm', {
+          alarmDescription:
+            `A compensation failed through all its retries: the saga ended in ${STUCK_FAIL_STATE} and its ` +
+            'TripCompensationStuck event names the bookings that may still be held. Release them by hand ' +
+            '(trip --aws status <tripId>, trip --aws dlq list).',
+          threshold: 0,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
       sm.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this, 'ExecutionsTimedOutAlarm', {
         alarmDescription: 'A saga execution hit its overall timeout.',
         threshold: 0,
@@ -507,15 +587,41 @@ export class TripSagaStack extends Stack {
   }
 }
 
-/** The Fail states of the definition: where a trip that could not be booked ends, compensated. */
+/**
+ * The Fail states of the definition where a trip that could not be booked ends, compensated
+ * (every Fail state but the stuck compensation's, which has its own alarm).
+ */
 export function businessFailStates(definitionFile: string): string[] {
   const definition = JSON.parse(fs.readFileSync(definitionFile, 'utf8')) as {
     States: Record<string, { Type: string }>;
   };
   const names = Object.entries(definition.States)
-    .filter(([, state]) => state.Type === 'Fail')
+    .filter(([name, state]) => state.Type === 'Fail' && name !== STUCK_FAIL_STATE)
     .map(([name]) => name);
   return names;
+}
+
+/**
+ * Step Functions task tokens as they appear in an event's JSON: the `taskToken` member and its
+ * value (a custom data identifier of a CloudWatch Logs data protection policy; regular
+ * expressions up to 200 characters).
+ */
+export const TASK_TOKEN_IDENTIFIER = new logs.CustomDataIdentifier('TaskToken', '"taskToken"\\s*:\\s*"[^"]+"');
+
+/**
+ * A resolved CloudFormation value as cdk-nag names it in a finding (Fn::Join joined, Ref and
+ * GetAtt as <...>, anything else as JSON), so a finding on a token can be acknowledged.
+ */
+function nagFlatten(node: unknown): string {
+  if (node === undefined) return '';
+  if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+  const n = node as Record<string, any>;
+  if (n['Fn::Join']) return (n['Fn::Join'][1] as unknown[]).map(nagFlatten).join(n['Fn::Join'][0]);
+  if (n['Fn::Sub']) return nagFlatten(n['Fn::Sub']);
+  if (n['Fn::GetAtt']) return `<${nagFlatten(n['Fn::GetAtt'][0])}.${nagFlatten(n['Fn::GetAtt'][1])}>`;
+  if (n['Fn::ImportValue']) return nagFlatten(n['Fn::ImportValue']);
+  if (n.Ref) return `<${nagFlatten(n.Ref)}>`;
+  return JSON.stringify(node);
 }
 
 /** Acknowledge one cdk-nag finding on one construct, with the reason kept next to the code. */

@@ -41,6 +41,9 @@ process.on('exit', () => {
 });
 
 /** Synthesizes the app with bundling skipped (no cargo, no Docker) into a temp dir. */
+/** The environment the tests synthesize for (the app itself takes the CLI's, if any). */
+export const TEST_ENV = { account: '111111111111', region: 'us-east-1' };
+
 export function synth(context: Record<string, unknown> = {}): Synthesized {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'trip-saga-cdk-'));
   outdirs.push(outdir);
@@ -50,6 +53,7 @@ export function synth(context: Record<string, unknown> = {}): Synthesized {
       context: { ...cdkJsonContext(), ...context, 'aws:cdk:bundling-stacks': [] },
     },
     definitionFile: DEFINITION_FILE,
+    env: TEST_ENV,
   });
   const template = Template.fromStack(stack);
   return { app, stack, template, json: template.toJSON(), outdir };

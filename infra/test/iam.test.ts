@@ -14,18 +14,25 @@ const stateMachineArn = ref(logicalId(stack, stack.stateMachine));
 function grants(statements: any[]): string[] {
   const out = new Set<string>();
   for (const s of statements) {
-    assert.equal(s.Condition, undefined, 'function policies carry no conditions');
+    const condition = s.Condition === undefined ? '' : ` if ${JSON.stringify(s.Condition)}`;
     for (const action of [s.Action].flat()) {
       for (const resource of resourcesOfStatement(s)) {
-        out.add(`${s.Effect} ${action} ${JSON.stringify(resource)}`);
+        out.add(`${s.Effect} ${action} ${JSON.stringify(resource)}${condition}`);
       }
     }
   }
   return [...out].sort();
 }
 
-const allow = (actions: readonly string[], resource: unknown) =>
-  actions.map((a) => `Allow ${a} ${JSON.stringify(resource)}`);
+const allow = (actions: readonly string[], resource: unknown, condition?: unknown) =>
+  actions.map((a) => `Allow ${a} ${JSON.stringify(resource)}${condition ? ` if ${JSON.stringify(condition)}` : ''}`);
+
+/** PutEvents on this bus as one source only (events:source: Amazon EventBridge User Guide,
+ * "Using IAM policy conditions in Amazon EventBridge"). */
+const putEventsAs = (source: string) =>
+  allow(['events:PutEvents'], busArn, { StringEquals: { 'events:source': source } });
+
+const SOURCE_OF: Record<string, string> = { hotel: 'trip.hotel', flight: 'trip.flight', car: 'trip.car', bridge: 'trip.bridge' };
 
 function roleOf(consumer: string): string {
   const fn = json.Resources[logicalId(stack, stack.consumers[routing.queues.find((q) => q.consumer === consumer)!.name]!.fn)];
@@ -49,8 +56,8 @@ function expectedFor(consumer: string): string[] {
       ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
       queueArn,
     ),
-    // this bus only
-    ...allow(['events:PutEvents'], busArn),
+    // this bus only, as its own source only
+    ...putEventsAs(SOURCE_OF[consumer]!),
   ];
   const table = stack.tables[consumer];
   if (table) expected.push(...allow(SERVICE_TABLE_ACTIONS, getAtt(logicalId(stack, table))));
@@ -60,6 +67,14 @@ function expectedFor(consumer: string): string[] {
         ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess', 'states:StartExecution'],
         stateMachineArn,
       ),
+      // reading back the execution of a trip whose request came again (DescribeExecution)
+      ...allow(['states:DescribeExecution'], {
+        'Fn::Join': ['', [
+          `arn:aws:states:${stack.region}:${stack.account}:execution:`,
+          { 'Fn::Select': [6, { 'Fn::Split': [':', stateMachineArn] }] },
+          ':*',
+        ]],
+      }),
     );
   }
   return expected.sort();
@@ -99,13 +114,28 @@ describe('least privilege per function', () => {
     }
   });
 
-  it('PutEvents is granted on this bus and nowhere else', () => {
+  it('PutEvents is granted on this bus and nowhere else, always for one events:source', () => {
+    const sources: string[] = [];
     for (const [, policy] of resourcesOf(json, 'AWS::IAM::Policy')) {
       for (const s of policy.Properties.PolicyDocument.Statement) {
         if (![s.Action].flat().some((a: string) => a.startsWith('events:'))) continue;
         assert.deepEqual([s.Action].flat(), ['events:PutEvents']);
         assert.deepEqual(resourcesOfStatement(s), [busArn]);
+        // issue 13: without it any function could put a TripBooked (trip.saga) or a command
+        const source = s.Condition?.StringEquals?.['events:source'];
+        assert.equal(typeof source, 'string', `an unconditioned PutEvents grant: ${JSON.stringify(s)}`);
+        assert.deepEqual(Object.keys(s.Condition), ['StringEquals']);
+        sources.push(source);
       }
+    }
+    // one grant per identity: four functions and the workflow, each its own source
+    assert.deepEqual(sources.sort(), ['trip.bridge', 'trip.car', 'trip.flight', 'trip.hotel', 'trip.saga']);
+  });
+
+  it('a booking service may only get, put and update items of its table (no delete, batch or query)', () => {
+    for (const service of ['hotel', 'flight', 'car']) {
+      const actions = statementsOfRole(json, roleOf(service)).flatMap((s) => s.Action).filter((a: string) => a.startsWith('dynamodb:'));
+      assert.deepEqual([...new Set(actions)].sort(), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     }
   });
 });
@@ -117,7 +147,7 @@ describe('state machine role', () => {
     assert.deepEqual(
       grants(statementsOfRole(json, roleId)),
       [
-        ...allow(['events:PutEvents'], busArn),
+        ...putEventsAs('trip.saga'),
         // CloudWatch Logs vended delivery and X-Ray: "*" is the only resource they accept
         ...allow(
           [

@@ -2,7 +2,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Token } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../lib/app';
 import {
   ARCHIVE_RETENTION,
   EMF_METRICS,
@@ -14,6 +16,7 @@ import {
   VISIBILITY_TO_TIMEOUT_RATIO,
 } from '../lib/trip-saga-stack';
 import {
+  cdkJsonContext,
   DEFINITION_FILE,
   logicalId,
   placeholders,
@@ -36,14 +39,20 @@ describe('event bus and archive', () => {
     template.hasResourceProperties('AWS::Events::EventBus', { Name: routing.eventBusName });
   });
 
-  it('archives every trip.* event of the bus for replays, with a retention', () => {
+  it('archives every trip.* event that carries no task token, with a retention', () => {
     template.resourceCountIs('AWS::Events::Archive', 1);
     template.hasResourceProperties('AWS::Events::Archive', {
       ArchiveName: `${routing.eventBusName}-archive`,
       SourceArn: getAtt(busId),
-      EventPattern: { source: [{ prefix: 'trip.' }] },
+      // issue 13: tokens never reach the archive (commands and answers carry one)
+      EventPattern: { source: [{ prefix: 'trip.' }], detail: { metadata: { taskToken: [{ exists: false }] } } },
       RetentionDays: ARCHIVE_RETENTION.toDays(),
     });
+  });
+
+  it('leaves KmsKeyIdentifier out of the archive (an empty one fails deployment: aws-cdk issue 37847)', () => {
+    const [[, archive]] = resourcesOf(json, 'AWS::Events::Archive') as [[string, any]];
+    assert.equal('KmsKeyIdentifier' in archive.Properties, false, JSON.stringify(archive.Properties));
   });
 });
 
@@ -161,6 +170,33 @@ describe('events log group (catch-all target)', () => {
     const [, rule] = resourcesOf(json, 'AWS::Events::Rule').find(([, r]) => r.Properties.Name === logRule.name)!;
     assert.ok([rule.DependsOn].flat().includes(policyId), 'log rule must depend on the resource policy');
   });
+
+  it("lets only this bus's rules in this account write (aws:SourceArn, aws:SourceAccount)", () => {
+    const [[, policy]] = resourcesOf(json, 'AWS::Logs::ResourcePolicy') as [[string, any]];
+    // the document is a JSON string, joined around the account and region
+    const doc = JSON.stringify(policy.Properties.PolicyDocument).replace(/\\"/g, '"');
+    assert.match(doc, /"Condition":\{"ArnLike":\{"aws:SourceArn":"arn:aws:events:us-east-1:111111111111:rule\/trip-saga\/\*"\}/);
+    assert.match(doc, /"StringEquals":\{"aws:SourceAccount":"111111111111"\}/);
+  });
+
+  it('masks task tokens and e-mail addresses with a data protection policy', () => {
+    const group = json.Resources[groupId()];
+    const policy = group.Properties.DataProtectionPolicy;
+    assert.ok(policy, 'the catch-all group has a data protection policy');
+    const text = JSON.stringify(policy);
+    const [audit, deidentify] = policy.Statement;
+    const emails = 'arn:aws:dataprotection::aws:data-identifier/EmailAddress';
+    assert.ok(audit.DataIdentifier.includes(emails) && audit.DataIdentifier.includes('TaskToken'), text);
+    assert.ok(deidentify.DataIdentifier.includes(emails) && deidentify.DataIdentifier.includes('TaskToken'), text);
+    assert.ok(deidentify.Operation.Deidentify.MaskConfig, text);
+    const [custom] = policy.Configuration.CustomDataIdentifier;
+    assert.equal(custom.Name, 'TaskToken');
+    // the identifier matches a token as the catch-all rule logs it, and not the other fields
+    const re = new RegExp(custom.Regex);
+    assert.match('"metadata":{"schemaVersion":"1","taskToken":"AQCEAAAAKgAAAAMAAAAA+/="}', re);
+    assert.doesNotMatch('"correlationId":"corr-1","tripId":"trip-1"', re);
+    assert.ok(custom.Regex.length <= 200, 'CloudWatch Logs allows 200 characters');
+  });
 });
 
 describe('queues and consumers', () => {
@@ -214,6 +250,8 @@ describe('queues and consumers', () => {
         assert.equal(fn.Properties.Handler, 'bootstrap');
         assert.deepEqual(fn.Properties.Architectures, ['arm64']);
         assert.equal(fn.Properties.LoggingConfig.LogFormat, 'JSON');
+        // INFO keeps the platform's REPORT lines (duration, memory, init)
+        assert.equal(fn.Properties.LoggingConfig.SystemLogLevel, 'INFO');
         assert.deepEqual(fn.Properties.LoggingConfig.LogGroup, ref(logicalId(stack, c().fn.logGroup as any)));
         assert.deepEqual(fn.Properties.TracingConfig, { Mode: 'Active' });
         assert.equal(fn.Properties.Timeout, FUNCTION_TIMEOUT.toSeconds());
@@ -222,7 +260,10 @@ describe('queues and consumers', () => {
 
       it('gets exactly the environment its binary reads', () => {
         const fn = json.Resources[logicalId(stack, c().fn)];
-        const expected: Record<string, unknown> = { EVENT_BUS_NAME: ref(busId) };
+        const expected: Record<string, unknown> = {
+          EVENT_BUS_NAME: ref(busId),
+          MAX_RECEIVE_COUNT: String(route.maxReceiveCount),
+        };
         if (route.consumer === 'bridge') {
           expected.STATE_MACHINE_ARN = ref(logicalId(stack, stack.stateMachine));
         } else {
@@ -371,7 +412,7 @@ describe('observability', () => {
     // execution log by state name, and subtracted.
     const definition = JSON.parse(fs.readFileSync(DEFINITION_FILE, 'utf8'));
     const failStates = Object.entries<any>(definition.States)
-      .filter(([, st]) => st.Type === 'Fail')
+      .filter(([name, st]) => st.Type === 'Fail' && name !== 'TripCompensationStuck')
       .map(([name]) => name);
     assert.ok(failStates.includes('TripBookingFailed'), `${failStates}`);
     const filters = resourcesOf(json, 'AWS::Logs::MetricFilter').map(([, r]) => r.Properties);
@@ -413,9 +454,34 @@ describe('observability', () => {
       Namespace: 'AWS/States', MetricName: 'ExecutionsTimedOut', Dimensions: dims,
       ComparisonOperator: 'GreaterThanThreshold', Threshold: 0,
     });
+    // and the timed-out alarm can fire: the definition has a top-level TimeoutSeconds
+    assert.ok(Number.isInteger(definition.TimeoutSeconds) && definition.TimeoutSeconds > 0, `${definition.TimeoutSeconds}`);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/States', MetricName: 'ExecutionTime', Dimensions: dims, ExtendedStatistic: 'p99',
       ComparisonOperator: 'GreaterThanThreshold', Threshold: 600_000,
+    });
+  });
+});
+
+describe('a compensation that never succeeds', () => {
+  it('counts executions ending in TripCompensationStuck, and alarms on the first one', () => {
+    const definition = JSON.parse(fs.readFileSync(DEFINITION_FILE, 'utf8'));
+    assert.equal(definition.States.TripCompensationStuck?.Type, 'Fail');
+    const filters = resourcesOf(json, 'AWS::Logs::MetricFilter').map(([, r]) => r.Properties);
+    const stuck = filters.find((f) => f.MetricTransformations[0].MetricName === 'CompensationsStuck');
+    assert.ok(stuck, 'a metric filter counts stuck compensations');
+    assert.deepEqual(stuck.LogGroupName, ref(logicalId(stack, stack.stateMachineLogGroup)));
+    assert.ok(stuck.FilterPattern.includes('($.type = "FailStateEntered")'), stuck.FilterPattern);
+    assert.ok(stuck.FilterPattern.includes('($.details.name = "TripCompensationStuck")'), stuck.FilterPattern);
+    // not counted as a compensated trip
+    const compensated = filters.find((f) => f.MetricTransformations[0].MetricName === 'CompensatedExecutions');
+    assert.ok(!compensated.FilterPattern.includes('TripCompensationStuck'), compensated.FilterPattern);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: 'CompensationsStuck',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      AlarmDescription: Match.stringLikeRegexp('TripCompensationStuck'),
     });
   });
 });
@@ -453,6 +519,28 @@ describe('outputs', () => {
     assert.deepEqual(o.BridgeDlqUrl.Value, ref(logicalId(stack, stack.consumers.bridge!.deadLetterQueue)));
     assert.deepEqual(o.DashboardName.Value, ref(logicalId(stack, stack.dashboard)));
     assert.deepEqual(o.CatchAllLogRuleArn.Value, getAtt(logicalId(stack, stack.rules['catch-all-log']!)));
+  });
+});
+
+describe('environment', () => {
+  it('synthesizes environment-agnostic when the CLI names no account, never for a made-up one', () => {
+    const saved = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+    delete process.env.CDK_DEFAULT_ACCOUNT;
+    delete process.env.CDK_DEFAULT_REGION;
+    try {
+      const { stack: agnostic } = buildApp({
+        appProps: { context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } },
+        definitionFile: DEFINITION_FILE,
+      });
+      assert.ok(Token.isUnresolved(agnostic.account), agnostic.account);
+      assert.ok(Token.isUnresolved(agnostic.region), agnostic.region);
+      const text = JSON.stringify(Template.fromStack(agnostic).toJSON());
+      assert.ok(!/\b\d{12}\b/.test(text), 'no account id is written into the template');
+      assert.ok(text.includes('"Ref":"AWS::AccountId"'));
+    } finally {
+      if (saved.account !== undefined) process.env.CDK_DEFAULT_ACCOUNT = saved.account;
+      if (saved.region !== undefined) process.env.CDK_DEFAULT_REGION = saved.region;
+    }
   });
 });
 

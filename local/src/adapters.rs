@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{Value, json};
 use trip_booking::{
     BookOutcome, BookRequest, BookingRecord, BookingStore, CancelOutcome, Error, EventPublisher,
-    MemoryState, SagaWorkflow, StartOutcome,
+    ExecutionState, ExecutionSummary, MemoryState, SagaWorkflow, StartOutcome,
 };
 use trip_events::{PutEventsEntry, Service, TripEvent};
 use trip_workflow::{
-    Engine, ExecutionRecord, ExecutionStore, HistoryEvent, StoredStateMachine, TaskError,
-    WorkflowError, WriteBatch,
+    Engine, ExecutionRecord, ExecutionStatus, ExecutionStore, HistoryEvent, StoredStateMachine,
+    TaskError, WorkflowError, WriteBatch,
 };
 
 use crate::cost::DynamoUsage;
@@ -158,6 +158,31 @@ impl SagaWorkflow for EngineWorkflow<'_> {
             Ok(started) if started.already_running => Ok(StartOutcome::AlreadyExists),
             Ok(_) => Ok(StartOutcome::Started),
             Err(WorkflowError::ExecutionAlreadyExists(_)) => Ok(StartOutcome::AlreadyExists),
+            Err(e) => Err(map_workflow_error(e)),
+        }
+    }
+
+    async fn describe_execution(&self, name: &str) -> Result<Option<ExecutionSummary>, Error> {
+        let arn = format!(
+            "{}:{name}",
+            self.state_machine_arn
+                .replacen(":stateMachine:", ":execution:", 1)
+        );
+        match lock(self.engine).describe_execution(&arn) {
+            Ok(d) => Ok(Some(ExecutionSummary {
+                state: match d.status {
+                    ExecutionStatus::Running => ExecutionState::Running,
+                    ExecutionStatus::Succeeded => ExecutionState::Succeeded,
+                    ExecutionStatus::Failed => ExecutionState::Failed,
+                    ExecutionStatus::TimedOut => ExecutionState::TimedOut,
+                    ExecutionStatus::Aborted => ExecutionState::Aborted,
+                },
+                input: d.input.to_string(),
+                output: d.output.as_ref().map(Value::to_string),
+                error: d.error,
+                cause: d.cause,
+            })),
+            Err(WorkflowError::ExecutionDoesNotExist(_)) => Ok(None),
             Err(e) => Err(map_workflow_error(e)),
         }
     }

@@ -375,7 +375,7 @@ pub fn usage_of(rt: &Runtime) -> SagaUsage {
         u.trips += 1;
         match rt.trip_outcome(&trip) {
             Some(TripOutcome::Booked) => u.booked += 1,
-            Some(TripOutcome::Failed { .. }) => u.failed += 1,
+            Some(TripOutcome::Failed { .. } | TripOutcome::Stuck { .. }) => u.failed += 1,
             Some(TripOutcome::Rejected { .. }) => u.rejected += 1,
             None => {}
         }
@@ -949,8 +949,10 @@ mod tests {
         // The hotel booked (a transaction of 2 items), the full flight refused (a PutItem),
         // then the flight's FAILED record marked cancelled (a read and an UpdateItem) and the
         // hotel released (a read and a transaction of 2 items).
+        // Transitions: BookHotel, BookFlight, BookFlightFailed, CancelFlight, CancelHotel,
+        // DescribeTripFailure, NotifyTripBookingFailed, TripBookingFailed.
         let want = json!({
-            "transitions": 7,
+            "transitions": 8,
             "events": 10,
             "sqsSends": 9,
             "batches": 9,

@@ -1,7 +1,8 @@
 //! The saga's invariants (DESIGN.md), checked over a runtime's state after a run.
 //!
-//! - every saga ends: `TripBooked` with all three bookings held, or `TripBookingFailed` with
-//!   none held;
+//! - every saga ends: `TripBooked` with all three bookings held, `TripBookingFailed` with
+//!   none held, or `TripCompensationStuck` naming every booking still held (the events counted
+//!   are those of who may announce an outcome: a forged one is not an ending);
 //! - no trip ever holds two bookings with one service, and no inventory is oversold: the units
 //!   held on every inventory key equal the units of the bookings that hold it, within capacity;
 //! - no message is left unaccounted for: every message is delivered and acknowledged, or in a
@@ -51,7 +52,7 @@ pub fn check(rt: &Runtime) -> Vec<Violation> {
                         format!("holds only {held:?}"),
                     ));
                 }
-                if rt.trip_outcome(&trip) != Some(TripOutcome::Booked) {
+                if rt.announced_outcome(&trip) != Some(TripOutcome::Booked) {
                     out.push(violation(
                         &trip,
                         "every saga ends with its event",
@@ -60,21 +61,38 @@ pub fn check(rt: &Runtime) -> Vec<Violation> {
                 }
             }
             ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => {
-                if !held.is_empty() {
-                    out.push(violation(
-                        &trip,
-                        "a failed trip holds nothing",
-                        format!("the saga ended {status} but still holds {held:?}"),
-                    ));
-                }
-                if !matches!(rt.trip_outcome(&trip), Some(TripOutcome::Failed { .. })) {
-                    out.push(violation(
+                match rt.announced_outcome(&trip) {
+                    // A compensation that never succeeded: what is held is what it names.
+                    Some(TripOutcome::Stuck { still_held, .. }) => {
+                        let unnamed: Vec<&Service> = held
+                            .iter()
+                            .filter(|s| !still_held.iter().any(|n| n == s.name()))
+                            .collect();
+                        if !unnamed.is_empty() {
+                            out.push(violation(
+                                &trip,
+                                "a stuck compensation names everything still held",
+                                format!("holds {unnamed:?}, names only {still_held:?}"),
+                            ));
+                        }
+                    }
+                    Some(TripOutcome::Failed { .. }) => {
+                        if !held.is_empty() {
+                            out.push(violation(
+                                &trip,
+                                "a failed trip holds nothing",
+                                format!("the saga ended {status} but still holds {held:?}"),
+                            ));
+                        }
+                    }
+                    _ => out.push(violation(
                         &trip,
                         "every saga ends with its event",
                         format!(
-                            "the execution ended {status} but no TripBookingFailed was published"
+                            "the execution ended {status} but neither TripBookingFailed nor \
+                             TripCompensationStuck was published"
                         ),
-                    ));
+                    )),
                 }
             }
         }

@@ -6,12 +6,14 @@
 //! - [`store`]: one SQLite file, group-committed once per step;
 //! - [`runtime`]: the step loop driving the real handlers and the workflow interpreter;
 //! - [`invariants`]: the saga's invariants, checked after a run;
+//! - [`budget`]: the retry budgets of the routing table and the definition, and where they disagree;
 //! - [`faults`]: seeded fault injection for simulation;
 //! - [`simulate`]: seeded simulations of many sagas under faults, checked against the invariants;
 //! - [`cost`]: dollars per million trips on AWS, priced from what the runtime counted.
 
 pub mod adapters;
 pub mod bench;
+pub mod budget;
 pub mod bus;
 pub mod clock;
 pub mod cost;

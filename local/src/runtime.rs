@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use trip_booking::memory::InventoryLevel;
 use trip_booking::{
     BookingRecord, BookingStatus, Error as HandlerError, Handled, MemoryState, handle_bridge_event,
-    handle_service_event,
+    handle_service_record,
 };
 use trip_events::routing::{RoutingTable, Target};
 use trip_events::{DetailType, EventEnvelope, FailureKind, PutEventsEntry, Service, TripEvent};
@@ -102,6 +102,15 @@ pub enum RuntimeError {
     /// An option that would make a run fail or never end (a rate of 0, NaN, ...).
     #[error("{0}")]
     InvalidOption(String),
+    /// What IAM answers a client whose PutEvents carries another source than `trip.client`.
+    #[error(
+        "AccessDeniedException: a client may put events with source {client} only, not {denied:?} \
+         (on AWS the events:source condition of its PutEvents grant refuses the call)"
+    )]
+    AccessDenied {
+        denied: String,
+        client: &'static str,
+    },
 }
 
 /// An event that crossed the bus.
@@ -166,6 +175,13 @@ pub enum TripOutcome {
     },
     Rejected {
         reasons: Vec<trip_events::Reason>,
+    },
+    /// A compensation failed through all its retries: `still_held` may still be booked.
+    Stuck {
+        failed_step: String,
+        stuck_step: String,
+        still_held: Vec<String>,
+        error: String,
     },
 }
 
@@ -470,8 +486,21 @@ impl Runtime {
                 self.trip_order.push(trip.to_owned());
             }
         }
-        if let Some(o) = outcome_of(&event.envelope) {
-            self.outcomes.insert(trip.to_owned(), o);
+        // A forged outcome (a client cannot put one: see `put_events`, but a tampered log can
+        // be replayed) never becomes the trip's outcome.
+        // Nor does the rejection of a different request under a trip id in use: the trip's
+        // own outcome stands.
+        if outcome_source_ok(&event.envelope)
+            && let Some(o) = outcome_of(&event.envelope)
+        {
+            let rejection_of_another = matches!(o, TripOutcome::Rejected { .. })
+                && self
+                    .outcomes
+                    .get(trip)
+                    .is_some_and(|had| !matches!(had, TripOutcome::Rejected { .. }));
+            if !rejection_of_another {
+                self.outcomes.insert(trip.to_owned(), o);
+            }
         }
     }
 
@@ -519,7 +548,33 @@ impl Runtime {
 
     /// PutEvents, as a client calls it: every entry is checked, accepted ones are routed and
     /// committed before this returns (so they survive a crash right after).
+    ///
+    /// A client may only put `trip.client` events, as the `events:source` condition of its
+    /// grant enforces on AWS: a call with any other source is refused whole, before anything
+    /// is put, so no client can forge a command (`HotelBookingRequested`) or an outcome
+    /// (`TripBooked`).
     pub fn put_events(
+        &mut self,
+        entries: &[PutEventsEntry],
+    ) -> Result<PutEventsOutput, RuntimeError> {
+        if let Some(e) = entries
+            .iter()
+            .find(|e| e.source != trip_events::source::CLIENT)
+        {
+            return Err(RuntimeError::AccessDenied {
+                denied: e.source.clone(),
+                client: trip_events::source::CLIENT,
+            });
+        }
+        let out = self.submit_events(entries)?;
+        self.sync()?;
+        Ok(out)
+    }
+
+    /// PutEvents with the rights of whichever identity the entries' sources belong to (a
+    /// service, the workflow): for tests that play one of them, as a test with that role on
+    /// AWS would. Users' puts go through [`Runtime::put_events`].
+    pub fn put_events_as_owner(
         &mut self,
         entries: &[PutEventsEntry],
     ) -> Result<PutEventsOutput, RuntimeError> {
@@ -528,7 +583,7 @@ impl Runtime {
         Ok(out)
     }
 
-    /// [`Runtime::put_events`] without waiting for the disk: the accepted entries are routed
+    /// [`Runtime::put_events_as_owner`] without waiting for the disk: the accepted entries are routed
     /// and handed to the store's writer, and are durable once [`Runtime::durable_ticket`]
     /// reaches [`Runtime::last_ticket`] (a crash before that loses them, as if never put).
     /// For a client that pipelines its puts, like `trip bench`.
@@ -562,8 +617,9 @@ impl Runtime {
         out
     }
 
-    /// Puts recorded events back on the bus as they were (same id, same detail), the way an
-    /// EventBridge replay does; `rules` limits which rules receive them (all when empty). The
+    /// Puts recorded events back on the bus as they were (same id, same detail, same time),
+    /// the way an EventBridge replay does, marked with a `replay-name` as EventBridge marks
+    /// replayed events; `rules` limits which rules receive them (all when empty). The
     /// catch-all log records them again.
     pub fn replay(
         &mut self,
@@ -571,8 +627,12 @@ impl Runtime {
         rules: &[String],
     ) -> Result<usize, RuntimeError> {
         let now = self.clock.now_ms();
+        let name = format!("trip-replay-{}", fmt_ms(now).replace([':', '.'], "-"));
         let mut n = 0;
-        for env in envelopes {
+        for mut env in envelopes {
+            if env.replay_name.is_none() {
+                env.replay_name = Some(name.clone());
+            }
             self.route_filtered(env, now, rules);
             n += 1;
         }
@@ -727,6 +787,7 @@ impl Runtime {
         };
         let batch_size = q.spec.batch_size as usize;
         let consumer = q.spec.consumer.clone();
+        let max_receive_count = q.spec.max_receive_count;
         let messages = q.receive(now, batch_size);
         if messages.is_empty() {
             return Ok((0, 0));
@@ -778,8 +839,12 @@ impl Runtime {
             let clock_now = self.clock.now();
             let publisher = &publisher;
             let service: Option<Service> = consumer.parse().ok();
-            block_on(join_all(envelopes.iter().map(|env| {
+            block_on(join_all(envelopes.iter().zip(runnable).map(|(env, m)| {
                 let faults = faults.clone();
+                let delivery = trip_booking::Delivery {
+                    receive_count: m.receive_count,
+                    max_receive_count,
+                };
                 async move {
                     let env = env.as_ref().map_err(Clone::clone)?;
                     let r: Result<Handled, HandlerError> = match service {
@@ -799,7 +864,7 @@ impl Runtime {
                                     return refuse(s, FailureKind::Business, publisher, env).await;
                                 }
                             }
-                            handle_service_event(s, bookings, publisher, env).await
+                            handle_service_record(s, bookings, publisher, env, delivery).await
                         }
                         None => {
                             let workflow = EngineWorkflow {
@@ -1103,9 +1168,33 @@ impl Runtime {
         self.trip_order.clone()
     }
 
-    /// How a trip ended, if it has.
+    /// How a trip ended, if it has: its execution's status (never whatever event last claimed
+    /// an outcome), or, for a trip whose request was rejected before any saga started, the
+    /// bridge's `TripBookingRejected`.
     pub fn trip_outcome(&self, trip_id: &str) -> Option<TripOutcome> {
+        match self.describe_execution(trip_id) {
+            Some(d) => outcome_of_execution(&d),
+            None => match self.outcomes.get(trip_id) {
+                Some(o @ TripOutcome::Rejected { .. }) => Some(o.clone()),
+                _ => None,
+            },
+        }
+    }
+
+    /// The trip's last outcome event in the log from who may announce it (what clients saw).
+    pub fn announced_outcome(&self, trip_id: &str) -> Option<TripOutcome> {
         self.outcomes.get(trip_id).cloned()
+    }
+
+    /// Trips whose saga ended in `TripCompensationStuck`, with what may still be held.
+    pub fn stuck_compensations(&self) -> Vec<(String, TripOutcome)> {
+        self.trip_order
+            .iter()
+            .filter_map(|t| match self.outcomes.get(t) {
+                Some(o @ TripOutcome::Stuck { .. }) => Some((t.clone(), o.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Whether a trip has ended (cheaper than [`Runtime::trip_outcome`]).
@@ -1269,29 +1358,46 @@ async fn refuse(
     Ok(Handled::BookingFailed { reason })
 }
 
-/// The outcome an event announces, if it is a trip's final event.
+/// Whether an outcome event came from who may announce it: the workflow (`trip.saga`) for
+/// `TripBooked`, `TripBookingFailed` and `TripCompensationStuck`, the bridge (`trip.bridge`)
+/// for `TripBookingRejected` and for outcomes it publishes again for a repeated request.
+pub fn outcome_source_ok(envelope: &EventEnvelope) -> bool {
+    let Ok(dt) = envelope.detail_type.parse::<DetailType>() else {
+        return false;
+    };
+    let repeat = envelope
+        .detail
+        .pointer("/metadata/repeat")
+        .and_then(Value::as_bool)
+        == Some(true);
+    envelope.source == dt.source() || (repeat && envelope.source == trip_events::source::BRIDGE)
+}
+
+/// The outcome an event announces, if it is a trip's final event (whoever sent it: see
+/// [`outcome_source_ok`]).
 pub fn outcome_of(envelope: &EventEnvelope) -> Option<TripOutcome> {
     let dt: DetailType = envelope.detail_type.parse().ok()?;
+    outcome_of_detail(dt, &envelope.detail)
+}
+
+fn outcome_of_detail(dt: DetailType, d: &Value) -> Option<TripOutcome> {
+    let text = |ptr: &str| {
+        d.pointer(ptr)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     match dt {
         DetailType::TripBooked => Some(TripOutcome::Booked),
         DetailType::TripBookingFailed => {
-            let d = &envelope.detail;
             let undone = d
                 .get("undone")
                 .and_then(Value::as_object)
                 .map(|m| m.keys().cloned().collect())
                 .unwrap_or_default();
             Some(TripOutcome::Failed {
-                failed_step: d
-                    .get("failedStep")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                error: d
-                    .pointer("/error/Error")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
+                failed_step: text("/failedStep"),
+                error: text("/error/Error"),
                 cause: d
                     .pointer("/error/Cause")
                     .and_then(Value::as_str)
@@ -1299,15 +1405,64 @@ pub fn outcome_of(envelope: &EventEnvelope) -> Option<TripOutcome> {
                 undone,
             })
         }
+        DetailType::TripCompensationStuck => Some(TripOutcome::Stuck {
+            failed_step: text("/failedStep"),
+            stuck_step: text("/stuckStep"),
+            still_held: d
+                .get("stillHeld")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            error: text("/error/Error"),
+        }),
         DetailType::TripBookingRejected => {
-            let reasons = envelope
-                .detail
+            let reasons = d
                 .get("reasons")
                 .and_then(|r| serde_json::from_value(r.clone()).ok())
                 .unwrap_or_default();
             Some(TripOutcome::Rejected { reasons })
         }
         _ => None,
+    }
+}
+
+/// A trip's outcome from its execution, as `DescribeExecution` reports it: succeeded is booked;
+/// a failure's cause is the detail of the outcome event the definition published (its Fail
+/// states say so); a timed-out or stopped execution failed with that status. `None` while it
+/// runs.
+pub fn outcome_of_execution(d: &ExecutionDescription) -> Option<TripOutcome> {
+    match d.status {
+        ExecutionStatus::Running => None,
+        ExecutionStatus::Succeeded => Some(TripOutcome::Booked),
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => {
+            let from_cause = d
+                .cause
+                .as_deref()
+                .and_then(|c| serde_json::from_str::<Value>(c).ok())
+                .and_then(|detail| {
+                    let dt = match d.error.as_deref() {
+                        Some("TripCompensationStuck") => DetailType::TripCompensationStuck,
+                        _ => DetailType::TripBookingFailed,
+                    };
+                    outcome_of_detail(dt, &detail)
+                });
+            Some(from_cause.unwrap_or_else(|| {
+                TripOutcome::Failed {
+                    failed_step: String::new(),
+                    error: d
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| d.status.as_str().to_owned()),
+                    cause: d.cause.clone(),
+                    undone: Vec::new(),
+                }
+            }))
+        }
     }
 }
 

@@ -519,6 +519,7 @@ fn class_of(o: &TripOutcome) -> &'static str {
         TripOutcome::Booked => "booked",
         TripOutcome::Failed { .. } => "failed",
         TripOutcome::Rejected { .. } => "rejected",
+        TripOutcome::Stuck { .. } => "stuck",
     }
 }
 

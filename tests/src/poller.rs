@@ -203,6 +203,7 @@ impl Poller {
             receipts.insert(id.to_owned(), receipt.to_owned());
             // The same QueueMessage the Lambda glue builds from an SqsEvent record.
             messages.push(QueueMessage {
+                receive_count: count,
                 message_id: id.to_owned(),
                 body: body.to_owned(),
             });

@@ -348,7 +348,8 @@ fn hostile_details_through_put_events_never_break_the_runtime() {
             trace_header: None,
         };
         let out = catch_unwind(AssertUnwindSafe(|| {
-            rt.put_events(&[entry]).unwrap();
+            // As whoever the source claims to be (a client could only put trip.client).
+            rt.put_events_as_owner(&[entry]).unwrap();
             rt.run_until_idle(None, |_| true).unwrap();
         }));
         assert!(out.is_ok(), "{} panicked through put-events", case.name);

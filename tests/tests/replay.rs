@@ -112,6 +112,7 @@ fn class(o: &TripOutcome) -> &'static str {
         TripOutcome::Booked => "booked",
         TripOutcome::Failed { .. } => "failed",
         TripOutcome::Rejected { .. } => "rejected",
+        TripOutcome::Stuck { .. } => "stuck",
     }
 }
 
@@ -289,6 +290,59 @@ fn replaying_again_on_top_changes_nothing() {
         assert_eq!(booking_records(&rt, &trips), bookings, "{name}: records");
         assert_eq!(rt.executions(), executions, "{name}: no new execution");
         assert_invariants(&rt, &name);
+    }
+}
+
+/// Issue 13: the bridge used to check a request's dates against "now" before it looked for the
+/// trip's saga, so replaying a booked trip's request after its dates had passed published
+/// `TripBookingRejected` for a BOOKED trip. A replay (its events carry `replay-name`, as
+/// EventBridge marks them) never starts, rejects or changes a saga that exists.
+#[test]
+fn a_replay_after_the_travel_dates_rejects_starts_and_changes_no_saga() {
+    const AFTER_EVERY_TRIP: i64 = 1_956_528_000_000; // 2032-01-01T00:00:00Z
+    for (name, batches) in scenarios() {
+        // given a scenario run to its end in June 2030's virtual time
+        let mut rt = runtime(0x5EED);
+        for batch in &batches {
+            rt.put_events(batch).unwrap();
+            rt.run_until_idle(None, |_| true).unwrap();
+        }
+        let trips = rt.trip_ids();
+        let before = final_state(&rt, &trips);
+        let executions = rt.executions();
+        let bookings = booking_records(&rt, &trips);
+        let logged_before = rt.log().len();
+        // when the clock is past every travel date and the whole log is replayed
+        rt.clock().skip_to(AFTER_EVERY_TRIP);
+        let log: Vec<EventEnvelope> = rt.log().iter().map(|l| (*l.envelope).clone()).collect();
+        replay(&mut rt, &log);
+        // then no trip whose saga exists got a rejection, and nothing changed
+        for l in &rt.log()[logged_before..] {
+            if l.envelope.detail_type == "TripBookingRejected"
+                && !log.iter().any(|e| e.id == l.envelope.id)
+            {
+                let trip = l.trip_id().unwrap_or("-");
+                assert!(
+                    rt.describe_execution(trip).is_none(),
+                    "{name}: the replay rejected trip {trip}, whose saga exists: {}",
+                    l.envelope.detail
+                );
+            }
+        }
+        assert_eq!(final_state(&rt, &trips), before, "{name}");
+        assert_eq!(rt.executions(), executions, "{name}: no new execution");
+        assert_eq!(booking_records(&rt, &trips), bookings, "{name}: records");
+        for t in &trips {
+            if let Some(d) = rt.describe_execution(t) {
+                let o = rt.trip_outcome(t);
+                assert!(
+                    !matches!(o, Some(TripOutcome::Rejected { .. })),
+                    "{name}: {t} ended {:?} but now reads as rejected",
+                    d.status
+                );
+            }
+        }
+        assert_invariants(&rt, name);
     }
 }
 

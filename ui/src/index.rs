@@ -27,6 +27,8 @@ pub enum TripState {
     Compensated,
     Rejected,
     Running,
+    /// No event for a while although the saga has not ended, or its compensation ended stuck
+    /// (`TripCompensationStuck`: something may still be held).
     Stuck,
     /// The execution failed without the saga's own failure event (an unexpected error).
     Failed,
@@ -218,6 +220,8 @@ fn summary(trip_id: &str, e: &Entry, now_ms: i64) -> TripSummary {
         (Some((TripOutcome::Booked, _)), _) => TripState::Booked,
         (Some((TripOutcome::Failed { .. }, _)), _) => TripState::Compensated,
         (Some((TripOutcome::Rejected { .. }, _)), _) => TripState::Rejected,
+        // A compensation that never succeeded ended the saga holding what it did not undo.
+        (Some((TripOutcome::Stuck { .. }, _)), _) => TripState::Stuck,
         (None, Some(ExecutionStatus::Succeeded)) => TripState::Booked,
         (
             None,
@@ -227,7 +231,10 @@ fn summary(trip_id: &str, e: &Entry, now_ms: i64) -> TripSummary {
         (None, _) => TripState::Running,
     };
     let failed_step = match &e.outcome {
-        Some((TripOutcome::Failed { failed_step, .. }, _)) => Some(failed_step.clone()),
+        Some((
+            TripOutcome::Failed { failed_step, .. } | TripOutcome::Stuck { failed_step, .. },
+            _,
+        )) => Some(failed_step.clone()),
         _ => None,
     };
     TripSummary {

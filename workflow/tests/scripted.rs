@@ -66,7 +66,11 @@ fn scripted_happy_path_returns_an_aws_shaped_history() {
     let sched = &run.history["events"][2]["taskScheduledEventDetails"];
     assert_eq!(sched["resourceType"], "events");
     assert_eq!(sched["resource"], "putEvents.waitForTaskToken");
-    assert_eq!(sched["timeoutInSeconds"], 120);
+    let definition: Value = serde_json::from_str(TRIP_SAGA_ASL).unwrap();
+    assert_eq!(
+        sched["timeoutInSeconds"],
+        definition["States"]["BookHotel"]["TimeoutSeconds"]
+    );
     let params: Value = serde_json::from_str(sched["parameters"].as_str().unwrap()).unwrap();
     assert_eq!(params["Entries"][0]["EventBusName"], "bus");
     assert_eq!(
@@ -90,7 +94,8 @@ fn scripted_attempts_follow_the_list_and_the_last_entry_repeats() {
         .with("BookCar", ScriptedResponse::no_answer());
     // When the saga runs
     let run = run_scripted(TRIP_SAGA_ASL, &trip_saga_substitutions("bus"), input(), &r).unwrap();
-    // Then the car times out after 120 virtual seconds and everything is compensated
+    // Then the car times out, is asked again on each of its States.Timeout retries (3), times
+    // out every time, and everything is compensated
     assert_eq!(run.status, ExecutionStatus::Failed);
     assert_eq!(run.error.as_deref(), Some("TripBookingFailed"));
     assert_eq!(
@@ -100,13 +105,16 @@ fn scripted_attempts_follow_the_list_and_the_last_entry_repeats() {
             "FlightBookingRequested",
             "FlightBookingRequested",
             "CarBookingRequested",
+            "CarBookingRequested",
+            "CarBookingRequested",
+            "CarBookingRequested",
             "CarCancellationRequested",
             "FlightCancellationRequested",
             "HotelCancellationRequested",
             "TripBookingFailed"
         ]
     );
-    assert!(run.elapsed_ms >= 120_000, "{}", run.elapsed_ms);
+    assert!(run.elapsed_ms >= 4 * 600_000, "{}", run.elapsed_ms);
     let failed = run.published.last().unwrap();
     assert_eq!(failed["Detail"]["failedStep"], "BookCar");
     assert_eq!(failed["Detail"]["error"]["Error"], "States.Timeout");

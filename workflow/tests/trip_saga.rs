@@ -11,6 +11,34 @@ use trip_workflow::{
 
 const T0: i64 = 1_717_200_000_000;
 
+fn definition() -> Value {
+    serde_json::from_str(TRIP_SAGA_ASL).unwrap()
+}
+
+/// A state's TimeoutSeconds, in ms, as the definition sets it.
+fn timeout_ms(state: &str) -> i64 {
+    definition()["States"][state]["TimeoutSeconds"]
+        .as_i64()
+        .unwrap()
+        * 1000
+}
+
+/// How often a state retries `States.Timeout` before giving up on it.
+fn timeout_retries(state: &str) -> usize {
+    definition()["States"][state]["Retry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["ErrorEquals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == "States.Timeout" || e == "States.ALL")
+        })
+        .map_or(0, |r| r["MaxAttempts"].as_u64().unwrap_or(3) as usize)
+}
+
 struct Saga {
     engine: Engine,
     clock: VirtualClock,
@@ -211,8 +239,11 @@ fn fail_at(failing: usize, how: &str) -> (Saga, String) {
             match how {
                 "business" => s.fail(&token, "Trip.BusinessError"),
                 "timeout" => {
-                    // No answer: the step times out after its TimeoutSeconds.
-                    s.clock.advance(119_000);
+                    // No answer: the step times out after its TimeoutSeconds, is asked again
+                    // on each retry of States.Timeout, and times out every time.
+                    let state = ["BookHotel", "BookFlight", "BookCar"][i];
+                    let timeout = timeout_ms(state);
+                    s.clock.advance(timeout - 1_000);
                     s.engine.run().unwrap();
                     assert!(
                         s.new_events().is_empty(),
@@ -220,6 +251,12 @@ fn fail_at(failing: usize, how: &str) -> (Saga, String) {
                     );
                     s.clock.advance(1_000);
                     s.engine.run().unwrap();
+                    for _ in 0..timeout_retries(state) {
+                        s.advance_to_next_wakeup();
+                        s.expect_request(dt);
+                        s.clock.advance(timeout);
+                        s.engine.run().unwrap();
+                    }
                 }
                 _ => unreachable!(),
             }
@@ -315,7 +352,7 @@ fn timeout_at_each_step_is_compensated_like_a_failure() {
         ),
     ];
     for (step, name, cancels) in cases {
-        // Given a step that never answers, When its 120 s pass
+        // Given a step that never answers, When its timeout passes on every attempt
         let (mut s, arn) = fail_at(step, "timeout");
         let last = compensate_all(&mut s, cancels);
         // Then the saga compensates and reports States.Timeout
@@ -388,7 +425,7 @@ fn a_failing_compensation_is_retried_until_it_succeeds() {
         if i % 2 == 0 {
             s.fail(&t, "Trip.TransientError");
         } else {
-            s.clock.advance(60_000);
+            s.clock.advance(timeout_ms("CancelFlight"));
             s.engine.run().unwrap();
         }
         s.advance_to_next_wakeup();
@@ -439,9 +476,11 @@ fn late_callback_after_timeout_is_rejected_as_stale() {
     let mut s = Saga::new();
     let arn = s.start("t-late");
     let token = s.expect_request("HotelBookingRequested");
-    s.clock.advance(120_000);
+    s.clock.advance(timeout_ms("BookHotel"));
     s.engine.run().unwrap();
-    s.expect_request("HotelCancellationRequested");
+    // (a timeout is retried forward first: the hotel is asked again, with a new token)
+    s.advance_to_next_wakeup();
+    s.expect_request("HotelBookingRequested");
     // When the hotel's answer arrives late
     let e = s
         .engine
@@ -496,10 +535,11 @@ fn restart_keeps_pending_timers() {
     drop(s);
     let mut s2 = Saga::over(store, clock, 7);
     // When the step's timeout passes on the new engine
-    assert_eq!(s2.engine.next_wakeup(), Some(T0 + 120_000));
+    assert_eq!(s2.engine.next_wakeup(), Some(T0 + timeout_ms("BookHotel")));
     s2.advance_to_next_wakeup();
-    // Then the timeout fires and compensation starts
-    s2.expect_request("HotelCancellationRequested");
+    // Then the timeout fires and the step is retried forward
+    s2.advance_to_next_wakeup();
+    s2.expect_request("HotelBookingRequested");
     assert_eq!(s2.status(&arn), ExecutionStatus::Running);
 }
 
@@ -557,11 +597,18 @@ fn the_definition_loads_with_its_substitution_and_names_every_state() {
             "BookHotel",
             "BookHotelFailed",
             "CancelCar",
+            "CancelCarStuck",
             "CancelFlight",
+            "CancelFlightStuck",
             "CancelHotel",
+            "CancelHotelStuck",
+            "DescribeCompensationStuck",
+            "DescribeTripFailure",
+            "NotifyCompensationStuck",
             "NotifyTripBooked",
             "NotifyTripBookingFailed",
-            "TripBookingFailed"
+            "TripBookingFailed",
+            "TripCompensationStuck"
         ]
     );
     assert!(trip_workflow::load_definition(TRIP_SAGA_ASL, &Default::default()).is_err());

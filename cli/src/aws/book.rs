@@ -219,6 +219,20 @@ fn summary(out: &Output, f: &Followed) -> (String, u8) {
                 exit::TRIP_FAILED,
             )
         }
+        Some(TripOutcome::Stuck {
+            failed_step,
+            stuck_step,
+            still_held,
+            error,
+        }) => (
+            format!(
+                "{trip}  {}  at {failed_step}; {stuck_step} failed ({error}) through all its \
+                 retries; may still hold: {}{took}",
+                out.bad("FAILED, COMPENSATION STUCK"),
+                still_held.join(", ")
+            ),
+            exit::TRIP_FAILED,
+        ),
         Some(TripOutcome::Rejected { reasons }) => {
             let mut s = format!(
                 "{trip}  {}  {} reason(s):",

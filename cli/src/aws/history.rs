@@ -227,13 +227,14 @@ pub fn outcome(status: &str, steps: &[Step]) -> Option<TripOutcome> {
             region: String::new(),
             resources: Vec::new(),
             detail: s.detail.clone().unwrap_or(Value::Null),
+            replay_name: None,
         })
     });
     match status {
         "SUCCEEDED" => Some(TripOutcome::Booked),
         "RUNNING" | "PENDING_REDRIVE" => None,
         _ => match final_outcome {
-            Some(o @ TripOutcome::Failed { .. }) => Some(o),
+            Some(o @ (TripOutcome::Failed { .. } | TripOutcome::Stuck { .. })) => Some(o),
             _ => {
                 let last = steps.iter().rev().find(|s| s.error.is_some());
                 Some(TripOutcome::Failed {

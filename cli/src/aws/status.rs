@@ -65,6 +65,11 @@ pub async fn status(ctx: &Ctx, aws: &Aws, args: StatusArgs) -> anyhow::Result<u8
         Some(TripOutcome::Failed { failed_step, .. }) => {
             out.bad(&format!("{status} at {failed_step}"))
         }
+        Some(TripOutcome::Stuck {
+            stuck_step,
+            still_held,
+            ..
+        }) => out.bad(&crate::timeline::stuck_label(stuck_step, still_held)),
         Some(TripOutcome::Rejected { .. }) => out.bad("REJECTED"),
         None => out.warn("IN PROGRESS"),
     };

@@ -248,6 +248,21 @@ fn summary_line(ctx: &Ctx, rt: &Runtime, trip: &str) -> (String, u8) {
                 exit::TRIP_FAILED,
             )
         }
+        Some(TripOutcome::Stuck {
+            failed_step,
+            stuck_step,
+            still_held,
+            error,
+        }) => (
+            format!(
+                "{}  {}  at {failed_step}; {stuck_step} failed ({error}) through all its retries; \
+                 may still hold: {}  {took}{transitions}",
+                out.trip(trip),
+                out.bad("FAILED, COMPENSATION STUCK"),
+                still_held.join(", ")
+            ),
+            exit::TRIP_FAILED,
+        ),
         Some(TripOutcome::Rejected { reasons }) => {
             let mut s = format!(
                 "{}  {}  {} reason(s):",

@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 use trip_local::Runtime;
+use trip_local::TripOutcome;
 use trip_local::queue::Message;
 use trip_local::runtime::fmt_ms;
 
@@ -83,6 +84,7 @@ pub fn dlq(ctx: &Ctx, args: DlqArgs) -> anyhow::Result<u8> {
             let rt = open_runtime_read_only(ctx)?;
             let queue = checked_queue(&rt, queue)?;
             let dead = dead_in(&rt, queue.as_deref());
+            let stuck = rt.stuck_compensations();
             if out.json {
                 let rows: Vec<_> = dead
                     .iter()
@@ -92,8 +94,37 @@ pub fn dlq(ctx: &Ctx, args: DlqArgs) -> anyhow::Result<u8> {
                         v
                     })
                     .collect();
-                out.print_json(&json!(rows));
+                // The dead letters, as before; stuck compensations in their own document
+                // only when there are any, so a script reading the list keeps working.
+                if stuck.is_empty() {
+                    out.print_json(&json!(rows));
+                } else {
+                    out.print_json(&json!({
+                        "deadLetters": rows,
+                        "stuckCompensations": stuck
+                            .iter()
+                            .map(|(trip, o)| json!({"tripId": trip, "outcome": o}))
+                            .collect::<Vec<_>>(),
+                    }));
+                }
                 return Ok(exit::OK);
+            }
+            // A compensation that failed through all its retries ended its saga: its command
+            // may be in a dead-letter queue, and what it did not undo is still held.
+            for (trip, o) in &stuck {
+                if let TripOutcome::Stuck {
+                    stuck_step,
+                    still_held,
+                    ..
+                } = o
+                {
+                    println!(
+                        "{} {}: {stuck_step} never succeeded; may still hold {}",
+                        out.bad("COMPENSATION STUCK"),
+                        out.trip(trip),
+                        still_held.join(", ")
+                    );
+                }
             }
             if dead.is_empty() {
                 match &queue {

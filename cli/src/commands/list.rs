@@ -21,6 +21,8 @@ pub enum Status {
     Rejected,
     /// No outcome yet (in flight; `trip resume` finishes it).
     Running,
+    /// `TripCompensationStuck`: a compensation never succeeded; something may still be held.
+    Stuck,
 }
 
 impl Status {
@@ -29,6 +31,7 @@ impl Status {
             Some(TripOutcome::Booked) => Status::Booked,
             Some(TripOutcome::Failed { .. }) => Status::Failed,
             Some(TripOutcome::Rejected { .. }) => Status::Rejected,
+            Some(TripOutcome::Stuck { .. }) => Status::Stuck,
             None => Status::Running,
         }
     }
@@ -39,6 +42,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Rejected => "rejected",
             Status::Running => "running",
+            Status::Stuck => "stuck",
         }
     }
 }
@@ -88,6 +92,14 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> anyhow::Result<u8> {
                 format!("at {failed_step}: {why}")
             }
             Some(TripOutcome::Rejected { reasons }) => format!("{} reason(s)", reasons.len()),
+            Some(TripOutcome::Stuck {
+                stuck_step,
+                still_held,
+                ..
+            }) => format!(
+                "{stuck_step} never succeeded; may still hold {}",
+                still_held.join(", ")
+            ),
             _ => String::new(),
         };
         rows.push((trip, status, started, stopped, detail));

@@ -53,7 +53,8 @@ fn arrow(e: &LoggedEvent) -> Option<String> {
         DetailType::TripBookingRequested => "Bridge",
         DetailType::TripBooked
         | DetailType::TripBookingFailed
-        | DetailType::TripBookingRejected => "Client",
+        | DetailType::TripBookingRejected
+        | DetailType::TripCompensationStuck => "Client",
         d if d.is_command() => match d.service()? {
             Service::Hotel => "Hotel",
             Service::Flight => "Flight",
@@ -88,6 +89,11 @@ pub fn mermaid(status: &TripStatus) -> String {
         Some(TripOutcome::Failed { failed_step, .. }) => {
             s.push_str(&format!(
                 "    Note over Workflow: failed at {failed_step}, compensated last in first out\n"
+            ));
+        }
+        Some(TripOutcome::Stuck { stuck_step, .. }) => {
+            s.push_str(&format!(
+                "    Note over Workflow: {stuck_step} never succeeded: compensation stuck\n"
             ));
         }
         Some(TripOutcome::Rejected { reasons }) => {
@@ -130,6 +136,11 @@ pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
             out.bad(&format!("FAILED at {failed_step}, compensated"))
         }
         Some(TripOutcome::Rejected { .. }) => out.bad("REJECTED"),
+        Some(TripOutcome::Stuck {
+            stuck_step,
+            still_held,
+            ..
+        }) => out.bad(&crate::timeline::stuck_label(stuck_step, still_held)),
         None => out.warn("IN PROGRESS"),
     };
     let in_flight = st.outcome.is_none();

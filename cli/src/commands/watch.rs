@@ -75,6 +75,14 @@ fn print_outcome(out: &crate::output::Output, e: &LoggedEvent) {
         trip_local::TripOutcome::Rejected { reasons } => {
             out.bad(&format!("REJECTED ({} reasons)", reasons.len()))
         }
+        trip_local::TripOutcome::Stuck {
+            stuck_step,
+            still_held,
+            ..
+        } => out.bad(&format!(
+            "COMPENSATION STUCK at {stuck_step}; may still hold {}",
+            still_held.join(", ")
+        )),
     };
     println!("{} {trip}  {text}", out.dim("  ⇒"));
 }

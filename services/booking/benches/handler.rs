@@ -74,6 +74,7 @@ fn handlers(c: &mut Criterion) {
     let template = body("hotel-batch.json", "m-book");
     let batch: Vec<QueueMessage> = (0..10)
         .map(|i| QueueMessage {
+            receive_count: 1,
             message_id: format!("m-{i}"),
             body: template
                 .replace("trip-lisbon-0001", &format!("trip-lisbon-{i:04}"))

@@ -14,15 +14,14 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 use tracing::{Instrument, error, info, info_span, warn};
 use trip_events::{
-    Booked, BookingFailed, Cancelled, DetailType, EventEnvelope, Metadata, Reason, SCHEMA_VERSION,
-    Service, StepResult, TripBookingRejected, TripEvent, validate_trip_request,
+    Booked, BookingFailed, Cancelled, DetailType, EventEnvelope, Service, StepResult, TripEvent,
 };
 
 use crate::domain::{BookOutcome, BookRequest};
 use crate::error::{Error, ErrorKind};
 use crate::inventory::{plan_car, plan_flight, plan_hotel};
 use crate::metrics;
-use crate::ports::{BookingStore, EventPublisher, SagaWorkflow, StartOutcome};
+use crate::ports::{BookingStore, EventPublisher, SagaWorkflow};
 use crate::telemetry::token_fingerprint;
 
 /// Step Functions refuses longer task tokens; a longer one is forged.
@@ -52,10 +51,22 @@ pub enum Handled {
     },
     /// The trip's saga was started.
     SagaStarted { execution: String },
-    /// The trip's saga already exists: duplicate request, nothing done.
+    /// The trip's saga is running and this is its request again: nothing done (its outcome
+    /// is on its way).
     SagaAlreadyStarted { execution: String },
+    /// The trip's saga has ended and this is its request again: its outcome event was
+    /// published again (marked as a repeat).
+    OutcomeRepeated {
+        execution: String,
+        detail_type: String,
+    },
+    /// A replayed request for a trip whose saga exists: nothing done.
+    ReplayIgnored { execution: String },
     /// `TripBookingRejected` published.
     Rejected { reasons: usize },
+    /// A transient failure on the record's last delivery was answered as a transient
+    /// `...BookingFailed` (the workflow retries the step).
+    TransientReported { error: String },
     /// The workflow's task was completed (`SendTaskSuccess`).
     TaskSucceeded,
     /// The workflow's task was failed (`SendTaskFailure`).
@@ -146,14 +157,56 @@ fn record_span(envelope: &EventEnvelope) -> tracing::Span {
     )
 }
 
+/// Where a record stands in its queue's redelivery budget: SQS hands a message to the consumer
+/// at most `maxReceiveCount` times (its `ApproximateReceiveCount` counts them), one visibility
+/// timeout apart, then moves it to the dead-letter queue (Amazon SQS Developer Guide,
+/// "Using dead-letter queues" and "Visibility timeout":
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub receive_count: u32,
+    pub max_receive_count: u32,
+}
+
+impl Delivery {
+    /// A delivery whose budget is not known: never treated as the last.
+    pub const UNKNOWN: Delivery = Delivery {
+        receive_count: 1,
+        max_receive_count: u32::MAX,
+    };
+
+    /// No redelivery follows a failure of this one: it would go to the dead-letter queue.
+    pub fn is_last(&self) -> bool {
+        self.receive_count >= self.max_receive_count
+    }
+}
+
 /// Handles one command for a booking service: `<Service>BookingRequested` or
 /// `<Service>CancellationRequested`, answered with the outcome event carrying the same
-/// correlation id and task token.
+/// correlation id and task token. (As [`handle_service_record`] with [`Delivery::UNKNOWN`].)
 pub async fn handle_service_event<S: BookingStore, P: EventPublisher>(
     service: Service,
     store: &S,
     publisher: &P,
     envelope: &EventEnvelope,
+) -> Result<Handled, Error> {
+    handle_service_record(service, store, publisher, envelope, Delivery::UNKNOWN).await
+}
+
+/// [`handle_service_event`], knowing where the record is in its redelivery budget.
+///
+/// Forward recovery: a booking that fails transiently is left to SQS redelivery (the record
+/// fails) while redeliveries remain; on the last one, instead of letting the command die in the
+/// dead-letter queue, the service answers `<Service>BookingFailed` with kind `transient`, which
+/// the bridge sends as `Trip.TransientError`, and the workflow's Retry on it sends the command
+/// again with a fresh budget. Only if that answer cannot be published either does the record
+/// fail for good; the wait's `TimeoutSeconds` (retried on `States.Timeout`) covers that.
+pub async fn handle_service_record<S: BookingStore, P: EventPublisher>(
+    service: Service,
+    store: &S,
+    publisher: &P,
+    envelope: &EventEnvelope,
+    delivery: Delivery,
 ) -> Result<Handled, Error> {
     let span = record_span(envelope);
     async {
@@ -215,7 +268,33 @@ pub async fn handle_service_event<S: BookingStore, P: EventPublisher>(
             }
         };
         let request = BookRequest::new(service, &trip_id, plan);
-        let outcome = store.book(&request).await?;
+        let outcome = match store.book(&request).await {
+            Ok(outcome) => outcome,
+            Err(e) if e.is_transient() && delivery.is_last() => {
+                let answer = TripEvent::BookingFailed(BookingFailed {
+                    trip_id,
+                    service,
+                    kind: trip_events::FailureKind::Transient,
+                    reason: e.code().to_owned(),
+                    message: e.to_string(),
+                    metadata,
+                });
+                return match publisher.publish(&[answer]).await {
+                    Ok(()) => {
+                        warn!(
+                            error = %e,
+                            receiveCount = delivery.receive_count,
+                            "transient failure on the last delivery: reported to the workflow to retry"
+                        );
+                        Ok(Handled::TransientReported {
+                            error: e.code().to_owned(),
+                        })
+                    }
+                    Err(_) => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         match outcome {
             BookOutcome::Booked { booking_id } => {
                 publisher
@@ -288,7 +367,7 @@ pub async fn handle_bridge_event<W: SagaWorkflow, P: EventPublisher>(
                     envelope.source
                 )));
             }
-            return start_saga(workflow, publisher, envelope, now).await;
+            return crate::requests::start_saga(workflow, publisher, envelope, now).await;
         }
         let event = decode_for(envelope, BRIDGE_ACCEPTS, "saga bridge")?;
         let (service, metadata, answer) = match &event {
@@ -382,76 +461,13 @@ enum Answer {
     Failure { error: String, cause: String },
 }
 
-async fn start_saga<W: SagaWorkflow, P: EventPublisher>(
-    workflow: &W,
-    publisher: &P,
-    envelope: &EventEnvelope,
-    now: DateTime<Utc>,
-) -> Result<Handled, Error> {
-    let correlation_id = envelope
-        .detail
-        .pointer("/metadata/correlationId")
-        .and_then(Value::as_str)
-        .filter(|c| !c.trim().is_empty() && c.chars().count() <= 128)
-        .unwrap_or(&envelope.id)
-        .to_owned();
-    match validate_trip_request(&envelope.detail, now) {
-        Ok(mut request) => {
-            request.metadata = Some(Metadata {
-                schema_version: SCHEMA_VERSION.to_owned(),
-                correlation_id,
-                task_token: None,
-            });
-            let input =
-                serde_json::to_string(&request).map_err(|e| Error::malformed(e.to_string()))?;
-            let execution = request.trip_id.clone();
-            match workflow.start_execution(&execution, &input).await? {
-                StartOutcome::Started => {
-                    info!(execution = execution.as_str(), "saga started");
-                    Ok(Handled::SagaStarted { execution })
-                }
-                StartOutcome::AlreadyExists => {
-                    info!(
-                        execution = execution.as_str(),
-                        "saga already started: duplicate request ignored"
-                    );
-                    Ok(Handled::SagaAlreadyStarted { execution })
-                }
-            }
-        }
-        Err(problems) => {
-            let total = problems.len();
-            let reasons: Vec<Reason> = problems
-                .into_iter()
-                .take(MAX_REJECT_REASONS)
-                .map(|p| Reason {
-                    path: truncate_chars(&p.path, MAX_REASON_CHARS).to_owned(),
-                    reason: truncate_chars(&p.reason, MAX_REASON_CHARS).to_owned(),
-                })
-                .collect();
-            let trip_id = envelope
-                .trip_id()
-                .filter(|t| t.chars().count() <= 128)
-                .map(str::to_owned);
-            let n = reasons.len();
-            publisher
-                .publish(&[TripEvent::TripBookingRejected(TripBookingRejected {
-                    trip_id,
-                    reasons,
-                    metadata: Metadata::new(correlation_id),
-                })])
-                .await?;
-            info!(reasons = total, "trip request rejected");
-            Ok(Handled::Rejected { reasons: n })
-        }
-    }
-}
-
 /// One SQS message as the handlers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueMessage {
     pub message_id: String,
     pub body: String,
+    /// SQS's `ApproximateReceiveCount` (1 on the first delivery).
+    pub receive_count: u32,
 }
 
 /// The messages of a Lambda SQS event.
@@ -461,6 +477,11 @@ pub fn messages_of(event: SqsEvent) -> Vec<QueueMessage> {
         .records
         .into_iter()
         .map(|m| QueueMessage {
+            receive_count: m
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1),
             message_id: m.message_id.unwrap_or_default(),
             body: m.body.unwrap_or_default(),
         })
@@ -489,6 +510,15 @@ where
     H: Fn(EventEnvelope) -> F,
     F: Future<Output = Result<Handled, Error>>,
 {
+    process_sqs_records(messages, |envelope, _| handler(envelope)).await
+}
+
+/// [`process_sqs_batch`], handing the handler each message's receive count too.
+pub async fn process_sqs_records<H, F>(messages: &[QueueMessage], handler: H) -> BatchOutcome
+where
+    H: Fn(EventEnvelope, u32) -> F,
+    F: Future<Output = Result<Handled, Error>>,
+{
     let results = join_all(messages.iter().map(|m| {
         let parsed = serde_json::from_str::<EventEnvelope>(&m.body);
         // The record's failure is logged in its span, with its trip and correlation ids.
@@ -496,7 +526,7 @@ where
             Ok(envelope) => record_span(envelope),
             Err(_) => tracing::Span::current(),
         };
-        let handled = parsed.map(&handler);
+        let handled = parsed.map(|envelope| handler(envelope, m.receive_count));
         async move {
             let result = match handled {
                 Err(e) => Err(Error::malformed(format!(

@@ -7,6 +7,7 @@
 //! - [`ports`]: `BookingStore`, `EventPublisher`, `SagaWorkflow`;
 //! - [`memory`]: in-memory adapters; [`adapters`]: DynamoDB, EventBridge, Step Functions;
 //! - [`handlers`]: `handle_service_event`, `handle_bridge_event`, `process_sqs_batch`;
+//! - [`requests`]: what the bridge does with a trip request (start, answer again, reject);
 //! - [`lambda`]: the Lambda glue the four binaries call;
 //! - [`metrics`] (CloudWatch EMF) and [`telemetry`] (JSON logs).
 
@@ -21,6 +22,7 @@ pub mod lambda;
 pub mod memory;
 pub mod metrics;
 pub mod ports;
+pub mod requests;
 pub mod telemetry;
 
 pub use domain::{
@@ -31,9 +33,11 @@ pub use error::{Error, ErrorKind, HandlerError, Refusal, reason};
 #[cfg(feature = "aws")]
 pub use handlers::messages_of;
 pub use handlers::{
-    BatchOutcome, Handled, QueueMessage, handle_bridge_event, handle_service_event,
-    process_sqs_batch,
+    BatchOutcome, Delivery, Handled, QueueMessage, handle_bridge_event, handle_service_event,
+    handle_service_record, process_sqs_batch, process_sqs_records,
 };
 pub use memory::{MemoryBookingStore, MemoryState, RecordingPublisher, RecordingWorkflow};
-pub use ports::{BookingStore, EventPublisher, SagaWorkflow, StartOutcome};
+pub use ports::{
+    BookingStore, EventPublisher, ExecutionState, ExecutionSummary, SagaWorkflow, StartOutcome,
+};
 pub use trip_events::Service;

@@ -13,7 +13,9 @@ use crate::domain::{
     booking_key, decide_book, decide_cancel,
 };
 use crate::error::Error;
-use crate::ports::{BookingStore, EventPublisher, SagaWorkflow, StartOutcome};
+use crate::ports::{
+    BookingStore, EventPublisher, ExecutionState, ExecutionSummary, SagaWorkflow, StartOutcome,
+};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave the state half-written: every change is
@@ -229,7 +231,7 @@ pub enum WorkflowCall {
 #[derive(Debug, Default)]
 pub struct RecordingWorkflow {
     calls: Mutex<Vec<WorkflowCall>>,
-    executions: Mutex<BTreeSet<String>>,
+    executions: Mutex<BTreeMap<String, ExecutionSummary>>,
     stale: Mutex<BTreeSet<String>>,
     faults: Mutex<VecDeque<Error>>,
 }
@@ -246,6 +248,23 @@ impl RecordingWorkflow {
     /// Callbacks with this token will be refused as stale.
     pub fn mark_stale(&self, token: &str) {
         lock(&self.stale).insert(token.to_owned());
+    }
+
+    /// Ends the execution `name` as Step Functions would report it (for the bridge's answers
+    /// to repeated requests).
+    pub fn finish(
+        &self,
+        name: &str,
+        state: ExecutionState,
+        output: Option<&str>,
+        cause: Option<&str>,
+    ) {
+        if let Some(e) = lock(&self.executions).get_mut(name) {
+            e.state = state;
+            e.output = output.map(str::to_owned);
+            e.error = (state == ExecutionState::Failed).then(|| "TripBookingFailed".to_owned());
+            e.cause = cause.map(str::to_owned);
+        }
     }
 
     /// Makes the next call fail with `error`.
@@ -273,11 +292,28 @@ impl SagaWorkflow for RecordingWorkflow {
             name: name.to_owned(),
             input: input.to_owned(),
         });
-        Ok(if lock(&self.executions).insert(name.to_owned()) {
-            StartOutcome::Started
-        } else {
-            StartOutcome::AlreadyExists
+        let mut executions = lock(&self.executions);
+        Ok(match executions.get(name) {
+            Some(_) => StartOutcome::AlreadyExists,
+            None => {
+                executions.insert(
+                    name.to_owned(),
+                    ExecutionSummary {
+                        state: ExecutionState::Running,
+                        input: input.to_owned(),
+                        output: None,
+                        error: None,
+                        cause: None,
+                    },
+                );
+                StartOutcome::Started
+            }
         })
+    }
+
+    async fn describe_execution(&self, name: &str) -> Result<Option<ExecutionSummary>, Error> {
+        self.check(None)?;
+        Ok(lock(&self.executions).get(name).cloned())
     }
 
     async fn send_task_success(&self, token: &str, output: &str) -> Result<(), Error> {

@@ -38,6 +38,53 @@ pub enum StartOutcome {
     AlreadyExists,
 }
 
+/// Where an execution is, as `DescribeExecution` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionState {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+}
+
+impl ExecutionState {
+    /// `DescribeExecution`'s `status` (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED;
+    /// PENDING_REDRIVE counts as failed: the execution is closed until someone redrives it).
+    pub fn parse(status: &str) -> Option<Self> {
+        Some(match status {
+            "RUNNING" => ExecutionState::Running,
+            "SUCCEEDED" => ExecutionState::Succeeded,
+            "FAILED" | "PENDING_REDRIVE" => ExecutionState::Failed,
+            "TIMED_OUT" => ExecutionState::TimedOut,
+            "ABORTED" => ExecutionState::Aborted,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionState::Running => "RUNNING",
+            ExecutionState::Succeeded => "SUCCEEDED",
+            ExecutionState::Failed => "FAILED",
+            ExecutionState::TimedOut => "TIMED_OUT",
+            ExecutionState::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// What the bridge needs of an existing execution to answer a request for its trip again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionSummary {
+    pub state: ExecutionState,
+    /// The JSON input the execution started with.
+    pub input: String,
+    /// The JSON output (set only when it succeeded).
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
 /// The saga's workflow engine (Step Functions on AWS).
 ///
 /// Errors: [`Error::StaleToken`] for `TaskTimedOut`/`InvalidToken`/`TaskDoesNotExist`;
@@ -46,6 +93,9 @@ pub enum StartOutcome {
 pub trait SagaWorkflow {
     /// Starts the execution `name` with a JSON `input`.
     async fn start_execution(&self, name: &str, input: &str) -> Result<StartOutcome, Error>;
+    /// The execution `name`, if it exists (`DescribeExecution`; `ExecutionDoesNotExist` is
+    /// `None`).
+    async fn describe_execution(&self, name: &str) -> Result<Option<ExecutionSummary>, Error>;
     /// Completes the task waiting on `token` with a JSON `output`.
     async fn send_task_success(&self, token: &str, output: &str) -> Result<(), Error>;
     /// Fails the task waiting on `token`.
@@ -75,6 +125,9 @@ impl<T: EventPublisher> EventPublisher for std::sync::Arc<T> {
 impl<T: SagaWorkflow> SagaWorkflow for std::sync::Arc<T> {
     async fn start_execution(&self, name: &str, input: &str) -> Result<StartOutcome, Error> {
         (**self).start_execution(name, input).await
+    }
+    async fn describe_execution(&self, name: &str) -> Result<Option<ExecutionSummary>, Error> {
+        (**self).describe_execution(name).await
     }
     async fn send_task_success(&self, token: &str, output: &str) -> Result<(), Error> {
         (**self).send_task_success(token, output).await

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use trip_booking::handlers::{MAX_CAUSE_CHARS, failure_cause, truncate_chars};
 use trip_booking::memory::WorkflowCall;
 use trip_booking::{
-    BatchOutcome, Error, Handled, MemoryBookingStore, QueueMessage, RecordingPublisher,
-    RecordingWorkflow, Service, handle_bridge_event, handle_service_event, messages_of,
-    process_sqs_batch,
+    BatchOutcome, Delivery, Error, Handled, MemoryBookingStore, QueueMessage, RecordingPublisher,
+    RecordingWorkflow, Service, handle_bridge_event, handle_service_event, handle_service_record,
+    messages_of, process_sqs_batch,
 };
 use trip_events::{EventEnvelope, FailureKind, StepResult, TripEvent};
 
@@ -126,6 +126,71 @@ fn a_transient_store_or_publisher_failure_fails_only_that_record() {
     );
     assert_eq!(publisher.events().len(), 1);
     assert_eq!(store.held("INV#hotel#HTL-LIS-ALFAMA#2031-06-10"), 1);
+}
+
+/// Issue 13, forward recovery: no handler used to send `Trip.TransientError`. A transient
+/// failure on a record's last delivery (SQS's `ApproximateReceiveCount` has reached the queue's
+/// `maxReceiveCount`; the next failure would dead-letter it) is answered as a transient
+/// `HotelBookingFailed`, which the bridge sends as `Trip.TransientError`, which the workflow
+/// retries: the command is not lost in the dead-letter queue.
+#[test]
+fn a_transient_failure_on_the_last_delivery_is_reported_for_the_workflow_to_retry() {
+    let messages = messages_of(fixture("hotel-batch.json"));
+    let booking = &messages[..1];
+    let envelope: EventEnvelope = serde_json::from_str(&booking[0].body).unwrap();
+    let (store, publisher) = (MemoryBookingStore::new(), RecordingPublisher::new());
+    let handle = |receive_count| {
+        block_on(handle_service_record(
+            Service::Hotel,
+            &store,
+            &publisher,
+            &envelope,
+            Delivery {
+                receive_count,
+                max_receive_count: 5,
+            },
+        ))
+    };
+    // given a throttled store, on a delivery that SQS will redeliver: the record fails
+    store.fail_next(Error::Throttled("ProvisionedThroughputExceeded".into()));
+    assert!(handle(4).unwrap_err().is_transient());
+    assert!(publisher.events().is_empty());
+    // when it fails on the last delivery
+    store.fail_next(Error::Throttled("ProvisionedThroughputExceeded".into()));
+    let handled = handle(5).unwrap();
+    // then the workflow is told, as a transient failure carrying the command's token
+    assert_eq!(
+        handled,
+        Handled::TransientReported {
+            error: "Throttled".into()
+        }
+    );
+    let events = publisher.take();
+    let [TripEvent::BookingFailed(f)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(f.kind, FailureKind::Transient);
+    assert!(f.metadata.task_token.is_some());
+    // and the bridge turns it into Trip.TransientError, the error the booking states retry
+    let answer = EventEnvelope::from_entry(
+        &trip_events::PutEventsEntry::for_event(&events[0], "trip-saga"),
+        "ev-answer",
+        now(),
+        "123456789012",
+        "us-east-1",
+    )
+    .unwrap();
+    let workflow = RecordingWorkflow::new();
+    assert_eq!(
+        block_on(handle_bridge_event(&workflow, &publisher, &answer, now())).unwrap(),
+        Handled::TaskFailed {
+            error: "Trip.TransientError".into()
+        }
+    );
+    // nothing was booked: the retried command books afresh
+    assert_eq!(store.held("INV#hotel#HTL-LIS-ALFAMA#2031-06-10"), 0);
+    // a delivery of the receive count SQS reports, from the Lambda event
+    assert_eq!(booking[0].receive_count, 1);
 }
 
 #[test]
@@ -343,6 +408,7 @@ fn a_whole_saga_runs_through_the_handlers() {
         account: String::new(),
         time: "2030-01-01T00:00:00Z".into(),
         region: String::new(),
+        replay_name: None,
         resources: vec![],
         detail: json!({
             "tripId": input["tripId"],

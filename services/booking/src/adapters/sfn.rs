@@ -2,13 +2,14 @@
 
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureError;
 use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 
 use super::aws_error::map_sdk_error;
 use crate::error::Error;
-use crate::ports::{SagaWorkflow, StartOutcome};
+use crate::ports::{ExecutionState, ExecutionSummary, SagaWorkflow, StartOutcome};
 
 /// Codes of a callback whose task no longer waits.
 pub const STALE_TOKEN_CODES: &[&str] = &["TaskTimedOut", "InvalidToken", "TaskDoesNotExist"];
@@ -26,6 +27,16 @@ impl StepFunctionsWorkflow {
             client,
             state_machine_arn: state_machine_arn.into(),
         }
+    }
+
+    /// The ARN of this state machine's execution `name`: `arn:<partition>:states:<region>:
+    /// <account>:execution:<stateMachineName>:<name>`.
+    pub fn execution_arn(&self, name: &str) -> String {
+        format!(
+            "{}:{name}",
+            self.state_machine_arn
+                .replacen(":stateMachine:", ":execution:", 1)
+        )
     }
 
     /// The state machine named by `STATE_MACHINE_ARN`.
@@ -91,6 +102,42 @@ impl SagaWorkflow for StepFunctionsWorkflow {
                 Ok(StartOutcome::AlreadyExists)
             }
             Err(err) => Err(map_sdk_error("StartExecution", &err)),
+        }
+    }
+
+    /// `DescribeExecution` (IAM: `states:DescribeExecution` on the state machine's executions).
+    async fn describe_execution(&self, name: &str) -> Result<Option<ExecutionSummary>, Error> {
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(self.execution_arn(name))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let state =
+                    ExecutionState::parse(out.status().as_str()).ok_or_else(|| Error::Aws {
+                        operation: "DescribeExecution".into(),
+                        code: "UnknownStatus".into(),
+                        message: format!("execution {name} has status {}", out.status().as_str()),
+                    })?;
+                Ok(Some(ExecutionSummary {
+                    state,
+                    input: out.input().unwrap_or("{}").to_owned(),
+                    output: out.output().map(str::to_owned),
+                    error: out.error().map(str::to_owned),
+                    cause: out.cause().map(str::to_owned),
+                }))
+            }
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(DescribeExecutionError::ExecutionDoesNotExist(_))
+                ) || err.code() == Some("ExecutionDoesNotExist") =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(map_sdk_error("DescribeExecution", &err)),
         }
     }
 
