@@ -281,7 +281,7 @@ pub fn eval(
             };
             p.select(root).ok_or_else(|| {
                 Failure::runtime(format!(
-                    "The JSONPath '{p}' could not be found in the input '{}'",
+                    "The JsonPath argument for the field '{p}' could not be found in the input '{}'",
                     crate::path::truncate(&root.to_string())
                 ))
             })

@@ -656,7 +656,20 @@ pub fn eval_dynamic(
         })
     } else {
         let expr = intrinsics::parse(s).map_err(Failure::intrinsic)?;
-        intrinsics::eval(&expr, scope, rng)
+        // AWS names the whole call around a missing argument: "The function
+        // 'States.Array($.x)' had the following error: The JsonPath argument for the field
+        // '$.x' could not be found in the input '...'".
+        intrinsics::eval(&expr, scope, rng).map_err(|mut f| {
+            if f.error == crate::error::names::RUNTIME
+                && let Some(cause) = &f.cause
+                && cause.starts_with("The JsonPath argument")
+            {
+                f.cause = Some(format!(
+                    "The function '{s}' had the following error: {cause}"
+                ));
+            }
+            f
+        })
     }
 }
 

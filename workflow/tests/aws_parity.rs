@@ -769,3 +769,25 @@ mod validation {
         assert_eq!(loads(def), Ok(()));
     }
 }
+
+mod intrinsic_arguments {
+    use super::*;
+
+    /// A path argument of an intrinsic that selects nothing fails the state with AWS's
+    /// "The function '...' had the following error: The JsonPath argument for the field
+    /// '...' could not be found in the input '...'" (the intrinsic-functions page,
+    /// https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html,
+    /// describes the arguments; the text is AWS's execution history's).
+    #[test]
+    fn a_missing_path_argument_names_the_call() {
+        let def = json!({"StartAt": "Transform", "States": {"Transform": {"Type": "Pass",
+            "Parameters": {"values.$": "States.Array($.optional)"}, "End": true}}});
+        let r = run(def, json!({"required": 1}));
+        assert_eq!(
+            runtime_cause(&r),
+            "An error occurred while executing the state 'Transform' (entered at the event id #2). \
+             The function 'States.Array($.optional)' had the following error: The JsonPath \
+             argument for the field '$.optional' could not be found in the input '{\"required\":1}'"
+        );
+    }
+}
