@@ -696,7 +696,16 @@ pub fn book(ctx: &Ctx, args: BookArgs) -> anyhow::Result<u8> {
         }
     }
     let from_seq = rt.log().last().map_or(0, |l| l.seq);
-    let result = rt.put_events(&entries).context("put-events failed")?;
+    let result = match rt.put_events(&entries) {
+        Ok(r) => r,
+        // The whole call is refused (as IAM's events:source condition refuses it on AWS):
+        // nothing was put, and no saga will run — an entry refused, not an error of trip's.
+        Err(e @ trip_local::RuntimeError::AccessDenied { .. }) => {
+            eprintln!("{} {e}; nothing was put", out.bad("refused:"));
+            return Ok(exit::REJECTED);
+        }
+        Err(e) => return Err(anyhow::Error::from(e).context("put-events failed")),
+    };
     print_put_result(ctx, &result);
     if !out.json {
         println!(
