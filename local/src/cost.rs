@@ -996,6 +996,8 @@ mod tests {
         };
         let a = Assumptions {
             lambda_memory_mb: 512.0,
+            // priced at the x86_64 rate below
+            arm64: false,
             bridge_cpu_ms_per_record: 0.4,
             bridge_io_ms_per_invocation: 9.0,
             overhead_ms_per_invocation: 0.5,

@@ -52,18 +52,20 @@ fn peak_rss_bytes() -> Option<u64> {
 #[test]
 fn a_huge_nested_map_fails_on_the_history_limit_without_building_it_first() {
     // given a Map of 1,000 items, each a Map of 1,000 (a million iterations, far past the
-    // 25,000 history events an execution may have)
-    // (the inner items are made by an intrinsic: a million-cell input would be over the
-    // 256 KiB an execution input may have, and StartExecution refuses it)
-    let def = json!({"StartAt": "Outer", "States": {"Outer": {
+    // 25,000 history events an execution may have); the arrays are made by the definition
+    // (States.ArrayRange, at most 1,000 items), as the input may not exceed 256 KiB
+    let def = json!({"StartAt": "Rows", "States": {
+        "Rows": {"Type": "Pass", "Parameters": {"rows.$": "States.ArrayRange(1, 1000, 1)"}, "Next": "Outer"},
+        "Outer": {
         "Type": "Map", "ItemsPath": "$.rows", "End": true,
-        "ItemSelector": {"cells.$": "States.ArrayRange(1, 1000, 1)"},
-        "ItemProcessor": {"StartAt": "Inner", "States": {"Inner": {
+        "ItemProcessor": {"StartAt": "Cells", "States": {
+            "Cells": {"Type": "Pass", "Parameters": {"cells.$": "States.ArrayRange(1, 1000, 1)"}, "Next": "Inner"},
+            "Inner": {
             "Type": "Map", "ItemsPath": "$.cells", "End": true,
             "ItemProcessor": {"StartAt": "Cell", "States": {"Cell": {"Type": "Pass", "End": true}}}
         }}}
     }}});
-    let input = json!({"rows": vec![0; 1000]});
+    let input = json!({});
     let before = peak_rss_bytes();
     // when it runs
     let run = run_scripted(
