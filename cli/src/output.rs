@@ -58,10 +58,11 @@ impl Output {
             Style::new().bright_magenta(),
             Style::new().bright_blue(),
         ];
+        let trip_id = printable(trip_id);
         let h = trip_id
             .bytes()
             .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
-        self.paint(trip_id, palette[h % palette.len()])
+        self.paint(&trip_id, palette[h % palette.len()])
     }
 
     /// Colour for a detail-type: green for good news, red for failures, yellow for undoing.
@@ -83,5 +84,52 @@ impl Output {
             "{}",
             serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
         );
+    }
+}
+
+/// `text` with control characters (ESC, CR, BEL, ...) escaped, so an id or a field that
+/// arrived in an event never reaches the terminal raw (an ANSI sequence could rewrite it).
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
+/// An error and its causes on one line, each cause once: many errors already end with their
+/// source's text (an OS error would otherwise be printed twice).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.contains(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_is_kept() {
+        assert_eq!(printable("trip-ä-1"), "trip-ä-1");
+        assert_eq!(printable("a\u{1b}[2Jb\r\n"), "a\\u{1b}[2Jb\\r\\n");
     }
 }

@@ -31,6 +31,8 @@ pub fn saga_progress(
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
+        // The spinner and clock move from the start, before the first saga finishes.
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
         pb
     });
     (live, bar)

@@ -679,17 +679,17 @@ fn aws_verbs_name_what_is_missing_from_the_outputs() {
         stderr.contains("cdk-outputs.json") && stderr.contains("--state-machine-arn"),
         "{stderr}"
     );
-    let out = run(&["--aws", "--outputs", "missing.json", "watch"]);
+    let out = run(&["watch", "--aws", "--outputs", "missing.json"]);
     let (_, stderr) = text(&out);
     assert!(
         stderr.contains("missing.json") && stderr.contains("--log-group"),
         "{stderr}"
     );
-    // And verbs without an AWS form say so
+    // And verbs without an AWS form do not take --aws (a usage error, as for any unknown flag)
     let out = run(&["resume", "--aws"]);
-    assert_eq!(code(&out), 1);
+    assert_eq!(code(&out), 2);
     assert!(
-        text(&out).1.contains("--aws works with"),
+        text(&out).1.contains("unexpected argument '--aws'"),
         "{}",
         text(&out).1
     );

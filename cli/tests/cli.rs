@@ -341,6 +341,21 @@ fn test_event_pattern_answers_like_the_aws_cli() {
     ]);
     assert_eq!(bad.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("source"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("InvalidEventPatternException:"));
+    // An event TestEventPattern refuses is AWS's ValidationException, not a pattern error.
+    let no_id = t.run(&[
+        "test-event-pattern",
+        "--event-pattern",
+        r#"{"source":["trip.hotel"]}"#,
+        "--event",
+        r#"{"source":"trip.hotel"}"#,
+    ]);
+    assert_eq!(no_id.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&no_id.stderr);
+    assert!(
+        stderr.contains("ValidationException: Parameter Event is not valid."),
+        "{stderr}"
+    );
 }
 
 #[test]

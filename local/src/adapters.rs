@@ -343,12 +343,23 @@ impl SqliteExecStore {
         path: &std::path::Path,
         outbox: Arc<Mutex<Vec<WriteBatch>>>,
         sync: Option<crate::store::SyncHandle>,
+        read_only: bool,
     ) -> Result<Self, WorkflowError> {
+        // Beside the runtime's own writer, a read-write connection (that only reads): if it
+        // is the last to close, SQLite can still fold the write-ahead log into the file.
+        let mode = if read_only {
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+        } else {
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+        };
         let reader = rusqlite::Connection::open_with_flags(
             path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            mode | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(store_err)?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(store_err)?;
         let mut store = SqliteExecStore {
             reader,
             outbox,

@@ -210,6 +210,23 @@ mod tests {
         assert!(routed(&b, &entry("other.app", "HotelBooked", "{}")).is_empty());
     }
 
+    /// PutEventsRequestEntry.Resources: "AWS resources, identified by Amazon Resource Name
+    /// (ARN), which the event primarily concerns. Any number, including zero, may be present."
+    /// (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html)
+    #[test]
+    fn an_entry_without_resources_is_accepted_and_delivered_with_an_empty_list() {
+        let b = bus();
+        let e = entry("trip.client", "TripBookingRequested", "{}");
+        assert!(e.resources.is_empty());
+        let envelope = b.accept(&e, "id".into(), now()).expect("accepted");
+        let value = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(value["resources"], serde_json::json!([]));
+        assert_eq!(
+            b.route(&value).map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["saga-bridge", "catch-all-log"]
+        );
+    }
+
     #[test]
     fn malformed_entries_are_refused_with_aws_error_codes() {
         let b = bus();

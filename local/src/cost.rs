@@ -324,6 +324,7 @@ pub struct CostOptions {
     /// Trips put on the bus together before the runtime runs them to the end: 1 gives every
     /// Lambda a batch of one record (a quiet system); more lets batches fill up.
     pub concurrency: usize,
+    pub shape: crate::bench::TripShape,
     pub seed: u64,
 }
 
@@ -341,7 +342,7 @@ pub fn measure(options: &CostOptions) -> Result<SagaUsage, RuntimeError> {
         seed: options.seed,
         ..RuntimeOptions::default()
     })?;
-    let entries = generate("cost", options.trips, options.failure_rate);
+    let entries = generate("cost", options.trips, options.failure_rate, options.shape);
     for wave in entries.chunks(options.concurrency.max(1)) {
         // PutEvents takes at most 10 entries a call.
         for call in wave.chunks(10) {
@@ -398,6 +399,7 @@ pub fn usage_of(rt: &Runtime) -> SagaUsage {
 pub struct Assumptions {
     /// Memory of every function (infra/lib/trip-saga-stack.ts `FUNCTION_MEMORY_MB`).
     pub lambda_memory_mb: f64,
+    /// The stack deploys arm64 unless its context says `arch=x86_64` (infra/lib/settings.ts).
     pub arm64: bool,
     /// Warm handler CPU per record: `cargo bench -p trip-booking --bench handler` measures
     /// ~0.017 ms with JSON logs (BENCHMARKS.md "## Lambdas"); 0.1 ms leaves room for a slower
@@ -428,7 +430,7 @@ impl Default for Assumptions {
     fn default() -> Self {
         Assumptions {
             lambda_memory_mb: 256.0,
-            arm64: false,
+            arm64: true,
             service_cpu_ms_per_record: 0.1,
             bridge_cpu_ms_per_record: 0.1,
             service_io_ms_per_invocation: 25.0,
@@ -633,6 +635,16 @@ pub fn price(u: &SagaUsage, a: &Assumptions, p: &PriceTable) -> Bill {
         &p.logs_ingest_gb,
         false,
     );
+    // The stack turns tracing on for the state machine (tracingEnabled) and every function
+    // (Tracing.ACTIVE). Upper bound: every execution and every invocation its own trace,
+    // all of them sampled.
+    b.push(
+        "X-Ray",
+        "traces, 100% sampled (upper bound: one per execution and per invocation)",
+        (u.trips + u.invocations()) as f64 / n,
+        &p.xray_trace,
+        false,
+    );
     b
 }
 
@@ -652,14 +664,6 @@ pub fn optional_extras(u: &SagaUsage, p: &PriceTable) -> Vec<Line> {
         "replaying every event once",
         u.event_chunks as f64 / n,
         &p.eb_replayed_event,
-        false,
-    );
-    // Upper bound: every execution and every Lambda invocation its own sampled trace.
-    b.push(
-        "X-Ray",
-        "traces, 100% sampled (upper bound: one per execution and per invocation)",
-        (u.trips + u.invocations()) as f64 / n,
-        &p.xray_trace,
         false,
     );
     b.lines
@@ -849,9 +853,52 @@ mod tests {
             trips: 1,
             failure_rate,
             concurrency: 1,
+            shape: crate::bench::TripShape::Small,
             seed: 1,
         })
         .unwrap()
+    }
+
+    #[test]
+    fn the_bill_prices_what_the_stack_deploys_x_ray_and_arm64_included() {
+        // given the README's trip (10 holds) and the default assumptions
+        let u = measure(&CostOptions {
+            trips: 1,
+            failure_rate: 0.0,
+            concurrency: 1,
+            shape: crate::bench::TripShape::Readme,
+            seed: 1,
+        })
+        .unwrap();
+        // 3 transactions of a booking and its holds (4 + 2 + 4), 2 WRU an item
+        assert_eq!(u.dynamo.wru(), 2 * (3 + 10), "{u:#?}");
+        let a = Assumptions::default();
+        assert!(a.arm64, "the stack deploys arm64 (infra/lib/settings.ts)");
+        let bill = price(&u, &a, &US_EAST_1);
+        let duration = bill
+            .lines
+            .iter()
+            .find(|l| l.service == "Lambda" && l.item.starts_with("duration"))
+            .unwrap();
+        assert_eq!(duration.unit_usd, US_EAST_1.lambda_gb_s_arm64.usd);
+        // X-Ray: on in the stack, so in the total (as observability, not core)
+        let xray = bill
+            .lines
+            .iter()
+            .find(|l| l.service == "X-Ray")
+            .expect("an X-Ray line in the bill");
+        assert!(!xray.core && xray.usd_per_million_trips > 0.0);
+        // one trace per execution and per invocation: 1 + 7 per trip, $5 per million traces
+        assert!(
+            (xray.usd_per_million_trips - 8.0 * 5.0).abs() < 1e-9,
+            "{xray:?}"
+        );
+        assert!(bill.total() >= bill.core_total() + xray.usd_per_million_trips - 1e-9);
+        let extras = optional_extras(&u, &US_EAST_1);
+        assert!(
+            extras.iter().all(|l| l.service != "X-Ray"),
+            "X-Ray counted twice"
+        );
     }
 
     #[test]
@@ -1003,7 +1050,7 @@ mod tests {
     fn failing_steps_match_what_generate_makes() {
         let steps = failing_steps(100, 0.3);
         assert_eq!(steps.iter().flatten().count(), 30);
-        let entries = generate("t", 100, 0.3);
+        let entries = generate("t", 100, 0.3, crate::bench::TripShape::Small);
         for (step, e) in steps.iter().zip(&entries) {
             let luxury = e.detail.contains("\"luxury\"");
             let louvre = e.detail.contains("HTL-PAR-LOUVRE");

@@ -24,6 +24,9 @@ pub mod queue;
 pub mod runtime;
 pub mod simulate;
 pub mod store;
+pub mod trip_faults;
+
+pub use store::Durability;
 
 pub use runtime::{
     ClockChoice, LoggedEvent, RunStats, Runtime, RuntimeError, RuntimeOptions, TripOutcome,

@@ -29,6 +29,11 @@ pub struct Message {
     /// Set once the message is in the dead-letter queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_lettered_at: Option<i64>,
+    /// The wall-clock time it was dead-lettered (ms): the runtime's clock skips idle waits
+    /// (visibility timeouts, backoff), so `dead_lettered_at` can lie ahead of the wall clock;
+    /// this is what a person is shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_lettered_wall_at: Option<i64>,
     /// The event this message carries, when the event log holds its body: the store then
     /// keeps the message without its body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,6 +151,7 @@ impl Queue {
             first_received_at: None,
             last_error: None,
             dead_lettered_at: None,
+            dead_lettered_wall_at: None,
         };
         self.changes.push(QueueChange::Insert(m.clone()));
         let at = m.visible_at;
@@ -180,6 +186,7 @@ impl Queue {
                     None => continue,
                 };
                 m.dead_lettered_at = Some(now);
+                m.dead_lettered_wall_at = Some(chrono::Utc::now().timestamp_millis());
                 if m.last_error.is_none() {
                     m.last_error = Some("maxReceiveCount exceeded".to_owned());
                 }
@@ -270,6 +277,7 @@ impl Queue {
         let n = dead.len();
         for (_, mut m) in dead {
             m.dead_lettered_at = None;
+            m.dead_lettered_wall_at = None;
             m.receive_count = 0;
             m.visible_at = now;
             m.last_error = None;
@@ -279,6 +287,18 @@ impl Queue {
             self.schedule(now, id);
         }
         n
+    }
+
+    /// Deletes every dead letter (PurgeQueue on the dead-letter queue).
+    pub fn purge_dead_letters(&mut self) -> usize {
+        let dead = std::mem::take(&mut self.dead);
+        for m in dead.values() {
+            self.changes.push(QueueChange::Remove {
+                queue: self.spec.name.clone(),
+                message_id: m.message_id.clone(),
+            });
+        }
+        dead.len()
     }
 
     /// Changes since the last call, for the store.

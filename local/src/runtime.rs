@@ -25,7 +25,7 @@ use trip_booking::{
     handle_service_record,
 };
 use trip_events::routing::{RoutingTable, Target};
-use trip_events::{DetailType, EventEnvelope, PutEventsEntry, Service, TripEvent};
+use trip_events::{DetailType, EventEnvelope, FailureKind, PutEventsEntry, Service, TripEvent};
 use trip_workflow::{
     Engine, EngineConfig, ExecutionDescription, ExecutionStatus, HistoryEvent, MemoryStore,
     SeededRandom, TRIP_SAGA_ASL, TRIP_SAGA_NAME, WorkflowError, WriteBatch,
@@ -40,7 +40,8 @@ use crate::bus::{Bus, BusError, PutEventsOutput, PutEventsResultEntry};
 use crate::clock::RuntimeClock;
 use crate::faults::{FaultRates, Faults};
 use crate::queue::{Message, Queue, QueueChange};
-use crate::store::{LogRow, Store, StoreError};
+use crate::store::{Durability, LogRow, Store, StoreError};
+use crate::trip_faults::TripFaults;
 
 /// How the runtime keeps time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,13 @@ pub struct RuntimeOptions {
     pub seed: u64,
     pub faults: Option<FaultRates>,
     pub routing: Option<RoutingTable>,
+    /// How hard each step's commit holds on (see [`Durability`]).
+    pub durability: Durability,
+    /// Read the store without writing it (or creating it): for the verbs that only look.
+    /// Whatever the runtime changes is dropped with it.
+    pub read_only: bool,
+    /// The saga's state machine (ASL JSON); `None` runs the built-in `trip-saga.asl.json`.
+    pub definition: Option<String>,
 }
 
 impl Default for RuntimeOptions {
@@ -70,6 +78,9 @@ impl Default for RuntimeOptions {
             seed: 0x7219_5A6A,
             faults: None,
             routing: None,
+            durability: Durability::default(),
+            read_only: false,
+            definition: None,
         }
     }
 }
@@ -88,6 +99,9 @@ pub enum RuntimeError {
     Corrupt { what: String, message: String },
     #[error("the routing table has no consumer named {0:?}")]
     UnknownConsumer(String),
+    /// An option that would make a run fail or never end (a rate of 0, NaN, ...).
+    #[error("{0}")]
+    InvalidOption(String),
     /// What IAM answers a client whose PutEvents carries another source than `trip.client`.
     #[error(
         "AccessDeniedException: a client may put events with source {client} only, not {denied:?} \
@@ -274,6 +288,10 @@ pub struct Runtime {
     pub pollers: usize,
     /// Per queue: what SQS and Lambda would bill (see [`QueueUsage`]).
     queue_usage: BTreeMap<String, QueueUsage>,
+    routing: RoutingTable,
+    definition: Option<String>,
+    /// Faults on chosen trips, for this process only (`trip book --fail ...`).
+    trip_faults: Option<Arc<TripFaults>>,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RuntimeError {
@@ -307,7 +325,8 @@ impl Runtime {
             None => RoutingTable::load()?,
         };
         let mut store = match &options.store {
-            Some(path) => Store::open(path)?,
+            Some(path) if options.read_only => Store::open_read_only(path)?,
+            Some(path) => Store::open_with(path, options.durability)?,
             None => Store::in_memory(),
         };
         if faults.is_some() {
@@ -366,6 +385,7 @@ impl Runtime {
                 path,
                 exec_batches.clone(),
                 store.sync_handle(),
+                options.read_only,
             )?),
             None => Box::new(MemoryStore::new()),
         };
@@ -388,17 +408,17 @@ impl Runtime {
             faults: faults.clone(),
         });
         let subs = trip_saga_substitutions(&routing.event_bus_name);
-        let state_machine_arn =
-            match engine.create_state_machine(TRIP_SAGA_NAME, TRIP_SAGA_ASL, &subs) {
-                Ok(arn) => arn,
-                // The definition changed since the store was written: running executions keep
-                // the version they started with only on AWS; here the new one takes over.
-                Err(WorkflowError::StateMachineAlreadyExists(arn)) => {
-                    engine.update_state_machine(&arn, TRIP_SAGA_ASL, &subs)?;
-                    arn
-                }
-                Err(e) => return Err(e.into()),
-            };
+        let asl = options.definition.as_deref().unwrap_or(TRIP_SAGA_ASL);
+        let state_machine_arn = match engine.create_state_machine(TRIP_SAGA_NAME, asl, &subs) {
+            Ok(arn) => arn,
+            // The definition changed since the store was written: running executions keep
+            // the version they started with only on AWS; here the new one takes over.
+            Err(WorkflowError::StateMachineAlreadyExists(arn)) => {
+                engine.update_state_machine(&arn, asl, &subs)?;
+                arn
+            }
+            Err(e) => return Err(e.into()),
+        };
 
         let mut log: Vec<LoggedEvent> = Vec::new();
         let mut after = 0;
@@ -447,6 +467,9 @@ impl Runtime {
             delivered: 0,
             pollers: 5,
             queue_usage: BTreeMap::new(),
+            routing,
+            definition: options.definition,
+            trip_faults: None,
         };
         for (i, event) in log.into_iter().enumerate() {
             rt.log_index.insert(event.envelope.id.clone(), i);
@@ -685,11 +708,18 @@ impl Runtime {
             if let Target::Queue { name } = target
                 && let Some(q) = self.queues.get_mut(name)
             {
-                let delay = self.faults.as_ref().and_then(|f| f.delay_ms()).unwrap_or(0);
+                let trip = envelope.trip_id();
+                let delay = self.faults.as_ref().and_then(|f| f.delay_ms()).unwrap_or(0)
+                    + self.trip_faults.as_ref().map_or(0, |f| f.delay_ms(trip));
                 q.send_event(self.ids.next_id(), Arc::clone(&envelope), now, delay);
                 let usage = self.queue_usage.entry(name.clone()).or_default();
                 usage.sent += 1;
-                if self.faults.as_ref().is_some_and(|f| f.duplicate()) {
+                if self.faults.as_ref().is_some_and(|f| f.duplicate())
+                    || self
+                        .trip_faults
+                        .as_ref()
+                        .is_some_and(|f| f.duplicates(trip))
+                {
                     // At-least-once: the same event delivered twice, as two messages.
                     q.send_event(self.ids.next_id(), Arc::clone(&envelope), now, delay + 1);
                     usage.sent += 1;
@@ -826,6 +856,7 @@ impl Runtime {
             let engine = &self.engine;
             let sm = self.state_machine_arn.as_str();
             let faults = self.faults.clone();
+            let trip_faults = self.trip_faults.as_deref();
             let clock_now = self.clock.now();
             let publisher = &publisher;
             let service: Option<Service> = consumer.parse().ok();
@@ -843,6 +874,16 @@ impl Runtime {
                                 && env.detail_type == s.cancellation_requested().as_str()
                             {
                                 f.cancel_error().map_err(|e| e.to_string())?;
+                            }
+                            if let Some(tf) = trip_faults
+                                && env.detail_type == s.booking_requested().as_str()
+                            {
+                                if tf.throttles(env.trip_id(), s) {
+                                    return refuse(s, FailureKind::Transient, publisher, env).await;
+                                }
+                                if tf.refuses(env.trip_id(), s) {
+                                    return refuse(s, FailureKind::Business, publisher, env).await;
+                                }
                             }
                             handle_service_record(s, bookings, publisher, env, delivery).await
                         }
@@ -893,7 +934,10 @@ impl Runtime {
             usage.deleted += acked;
             usage.delete_calls += 1;
         }
-        let events = std::mem::take(&mut *lock(&publisher.events));
+        let mut events = std::mem::take(&mut *lock(&publisher.events));
+        if let Some(tf) = &self.trip_faults {
+            events.retain(|e| !tf.loses(e));
+        }
         self.publish_trip_events(events, now);
         Ok((messages.len(), failed))
     }
@@ -994,14 +1038,18 @@ impl Runtime {
             },
             seed: self.seed,
             faults: rates,
-            routing: None,
+            routing: Some(self.routing.clone()),
+            durability: self.store.durability(),
+            read_only: false,
+            definition: self.definition.clone(),
         };
         // Close the old store before reopening (one writer at a time).
         let placeholder = Store::in_memory();
         std::mem::replace(&mut self.store, placeholder).crash();
         // Keep counting faults across the restart, and keep the fault stream going (the
         // workflow's publisher too: it is wired in at open).
-        let fresh = Runtime::open_with_faults(options, old_faults)?;
+        let mut fresh = Runtime::open_with_faults(options, old_faults)?;
+        fresh.trip_faults = self.trip_faults.take();
         *self = fresh;
         Ok(())
     }
@@ -1119,6 +1167,21 @@ impl Runtime {
     /// Every event that crossed the bus, in order.
     pub fn log(&self) -> &[LoggedEvent] {
         &self.log
+    }
+
+    /// Faults on chosen trips from now on, in this process (see [`TripFaults`]).
+    pub fn set_trip_faults(&mut self, faults: TripFaults) {
+        self.trip_faults = Some(Arc::new(faults));
+    }
+
+    /// The saga's state machine definition (ASL JSON) this runtime runs.
+    pub fn definition(&self) -> &str {
+        self.definition.as_deref().unwrap_or(TRIP_SAGA_ASL)
+    }
+
+    /// The routing table the bus runs.
+    pub fn routing(&self) -> &RoutingTable {
+        &self.routing
     }
 
     /// The trips named by the log, in order of first appearance.
@@ -1253,6 +1316,19 @@ impl Runtime {
         Ok(n)
     }
 
+    /// Deletes dead letters for good (all queues when `queue` is None).
+    pub fn purge_dead_letters(&mut self, queue: Option<&str>) -> Result<usize, RuntimeError> {
+        let mut n = 0;
+        for (name, q) in &mut self.queues {
+            if queue.is_none_or(|want| want == name) {
+                n += q.purge_dead_letters();
+            }
+        }
+        self.persist()?;
+        self.sync()?;
+        Ok(n)
+    }
+
     /// Statuses of every execution the engine holds.
     pub fn executions(&self) -> Vec<(String, ExecutionStatus)> {
         lock(&self.engine).executions_in_memory()
@@ -1266,6 +1342,41 @@ impl Runtime {
     pub(crate) fn booking_state(&self) -> MemoryState {
         lock(&self.bookings.state).clone()
     }
+}
+
+/// A service's refusal of a booking, injected by `trip book --fail` (business: the saga
+/// compensates) or `--transient` (the workflow's Retry on `Trip.TransientError` tries the step
+/// again): the `...BookingFailed` the service publishes, with the command's correlation id and
+/// task token.
+async fn refuse(
+    service: Service,
+    kind: FailureKind,
+    publisher: &OutboxPublisher,
+    env: &EventEnvelope,
+) -> Result<Handled, String> {
+    use trip_booking::EventPublisher;
+    let metadata = serde_json::from_value(env.detail["metadata"].clone())
+        .map_err(|e| format!("malformed record: the command's metadata: {e}"))?;
+    let (reason, flag, what) = match kind {
+        FailureKind::Business => ("INJECTED_FAILURE", "--fail", "refuses"),
+        FailureKind::Transient => ("THROTTLED", "--transient", "is throttled"),
+    };
+    let reason = reason.to_owned();
+    publisher
+        .publish(&[TripEvent::BookingFailed(trip_events::BookingFailed {
+            trip_id: env.trip_id().unwrap_or_default().to_owned(),
+            service,
+            kind,
+            reason: reason.clone(),
+            message: format!(
+                "injected by `trip book {flag} {}`: the {service} service {what}",
+                service.book_step()
+            ),
+            metadata,
+        })])
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Handled::BookingFailed { reason })
 }
 
 /// Whether an outcome event came from who may announce it: the workflow (`trip.saga`) for

@@ -608,7 +608,7 @@ fn simulate_keeping(options: &SimOptions) -> Result<(SimReport, Runtime), SimErr
         },
         seed: options.seed,
         faults: options.faults,
-        routing: None,
+        ..RuntimeOptions::default()
     })?;
 
     let mut steps = 0u64;

@@ -43,7 +43,7 @@ pub struct LogRow {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store {path}: {source}")]
+    #[error("store {path}: {source}{}", hint(source))]
     Sqlite {
         path: PathBuf,
         source: rusqlite::Error,
@@ -58,6 +58,217 @@ pub enum StoreError {
     /// file, and nothing more is written.
     #[error("store {path}: a commit failed; the steps not yet on disk are lost: {message}")]
     Write { path: PathBuf, message: String },
+    /// Another process has the store open for writing.
+    #[error(
+        "store {path} is in use by another trip process ({holder}); one process writes a \
+         store at a time: wait for it to finish, or give this command another --store \
+         (status, export, watch and dlq list can read it meanwhile)"
+    )]
+    Locked { path: PathBuf, holder: String },
+    /// A read-only verb found no store.
+    #[error(
+        "no store at {path}: nothing was booked into it yet (`trip book` creates it); check \
+         --store or TRIP_STORE"
+    )]
+    Missing { path: PathBuf },
+    #[error(
+        "store {path} is an empty (0-byte) file, not a trip store: restore it from a copy if it \
+         was one, or delete it to start a new store"
+    )]
+    Empty { path: PathBuf },
+    #[error("{path} is not a trip store ({why}): check --store or TRIP_STORE")]
+    NotAStore { path: PathBuf, why: String },
+    /// The file says a writer had it open, and the write-ahead log holding that writer's
+    /// commits is gone: the file alone is older than what was committed.
+    #[error(
+        "store {path} was not closed cleanly and its write-ahead log {wal} is missing, so the \
+         file alone is older than what was committed; put {wal} back beside it (copy a store \
+         together with its -wal file, or after the trip using it has exited). To carry on from \
+         the older state anyway: sqlite3 {path} \"UPDATE meta SET value = 1 WHERE key = 'clean'\""
+    )]
+    WalMissing { path: PathBuf, wal: PathBuf },
+}
+
+/// What a user can do about an SQLite error, by its kind.
+fn hint(e: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::ReadOnly) => {
+            " (the file or its directory is read-only: booking needs write access; status, \
+             export, watch and dlq list only read)"
+        }
+        Some(C::CannotOpen) => " (check the path, and that its directory exists and is writable)",
+        Some(C::DiskFull) => " (the disk is full: free some space, then `trip resume`)",
+        Some(C::NotADatabase) => " (the file is not an SQLite database: check --store)",
+        Some(C::DatabaseCorrupt) => " (the file is damaged: restore it from a copy)",
+        Some(C::PermissionDenied) => " (permission denied: check the file's owner and mode)",
+        _ => "",
+    }
+}
+
+/// How hard a commit holds on before it counts as done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: the write-ahead log is fsynced at every commit, so a committed step
+    /// survives a power loss or an OS crash.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: a commit is in the write-ahead log (the OS's cache) when it
+    /// returns, so it survives the process crashing, but a power loss or OS crash can take
+    /// the last commits.
+    Normal,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "full" => Ok(Durability::Full),
+            "normal" => Ok(Durability::Normal),
+            _ => Err(format!("{s:?}: expected full or normal")),
+        }
+    }
+}
+
+impl std::fmt::Display for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Durability::Full => "full",
+            Durability::Normal => "normal",
+        })
+    }
+}
+
+/// The store's companion files.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Whether the write-ahead log beside `path` holds anything.
+fn wal_holds_frames(path: &Path) -> bool {
+    std::fs::metadata(sibling(path, "-wal")).is_ok_and(|m| m.len() > 0)
+}
+
+/// Refuses what SQLite would silently take for a new database: a directory, a 0-byte file.
+fn check_file(path: &Path, must_exist: bool) -> Result<bool, StoreError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(StoreError::NotAStore {
+            path: path.to_owned(),
+            why: "it is a directory".into(),
+        }),
+        Ok(m) if m.len() == 0 => Err(StoreError::Empty {
+            path: path.to_owned(),
+        }),
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::Missing {
+            path: path.to_owned(),
+        }),
+        Err(e) => Err(StoreError::NotAStore {
+            path: path.to_owned(),
+            why: format!("cannot read it: {e}"),
+        }),
+    }
+}
+
+/// An existing file must hold the trip schema (an SQLite file of something else is refused
+/// rather than having tables added to it).
+fn check_schema(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(|source| match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotAStore {
+                path: path.to_owned(),
+                why: "not an SQLite database".into(),
+            },
+            _ => StoreError::Sqlite {
+                path: path.to_owned(),
+                source,
+            },
+        })?;
+    if !tables.iter().any(|t| t == "meta") {
+        return Err(StoreError::NotAStore {
+            path: path.to_owned(),
+            why: if tables.is_empty() {
+                "an SQLite database with no tables".into()
+            } else {
+                format!(
+                    "an SQLite database with other tables: {}",
+                    tables.join(", ")
+                )
+            },
+        });
+    }
+    Ok(())
+}
+
+/// `meta.clean`: 1 once the last writer closed the store, its log folded into the file; 0
+/// while a writer has it open (or crashed with it open). Stores older than the marker have
+/// none.
+fn clean_marker(conn: &Connection, path: &Path) -> Result<Option<i64>, StoreError> {
+    conn.query_row("SELECT value FROM meta WHERE key = 'clean'", [], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map_err(|source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The writer's lock: `<store>.lock`, held (flock) while a process has the store open for
+/// writing, and naming that process for whoever finds it taken. The OS drops the lock when
+/// the process ends, however it ends.
+struct WriterLock {
+    _file: std::fs::File,
+}
+
+impl WriterLock {
+    fn take(path: &Path) -> Result<Self, StoreError> {
+        use std::io::{Read, Seek, Write};
+        let lock_path = sibling(path, ".lock");
+        let io_err = |e: std::io::Error| StoreError::NotAStore {
+            path: path.to_owned(),
+            why: format!("cannot open its lock file {}: {e}", lock_path.display()),
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io_err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(StoreError::Locked {
+                    path: path.to_owned(),
+                    holder: if holder.is_empty() {
+                        "a process that has not said who it is yet".into()
+                    } else {
+                        holder.to_owned()
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
+        }
+        let me = format!(
+            "pid {}: {}",
+            std::process::id(),
+            std::env::args().collect::<Vec<_>>().join(" ")
+        );
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(me.as_bytes()));
+        Ok(WriterLock { _file: file })
+    }
 }
 
 /// A value serialized on the writer thread, off the runtime's loop.
@@ -104,6 +315,8 @@ struct Progress {
     committed: u64,
     /// SQLite transactions run (a transaction may carry several batches).
     transactions: u64,
+    /// Rows written (inserted, updated or deleted) by those transactions, after coalescing.
+    rows: u64,
     /// The first failure; once set, nothing more is written.
     failed: Option<String>,
 }
@@ -196,6 +409,8 @@ struct Writer {
     shared: Arc<Shared>,
     /// Keep each batch until the next one is committed (see [`Store::hold_back_last_commit`]).
     hold_back: bool,
+    /// Released after the writer thread has finished (fields drop after `Drop::drop`).
+    _lock: WriterLock,
 }
 
 /// 2: `event_log.event_id` is no longer unique (a replayed event keeps its id).
@@ -208,29 +423,88 @@ pub struct Store {
     writer: Option<Writer>,
     path: PathBuf,
     pending: Vec<Op>,
+    /// Opened with [`Store::open_read_only`]: writes are dropped.
+    read_only: bool,
+    durability: Durability,
+}
+
+/// A read-only connection to an existing store, checked: a missing, empty or foreign file, or
+/// one whose write-ahead log went missing, is an error naming it.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    check_file(path, true)?;
+    let wrap = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(wrap)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(wrap)?;
+    check_schema(&conn, path)?;
+    // A writer marks the file open and keeps a non-empty log beside it until it closes, when
+    // it marks it clean and empties the log; a reader racing that close can see the marker
+    // from before and the log from after, so it looks twice before it calls the log lost.
+    for attempt in 0..2 {
+        if clean_marker(&conn, path)? != Some(0) || wal_holds_frames(path) {
+            return Ok(conn);
+        }
+        if attempt == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    Err(StoreError::WalMissing {
+        path: path.to_owned(),
+        wal: sibling(path, "-wal"),
+    })
 }
 
 impl Store {
-    /// Opens (or creates) the store file.
+    /// Opens (or creates) the store file for writing, at the default durability.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, Durability::default())
+    }
+
+    /// Opens (or creates) the store file for writing: takes the writer's lock, checks that
+    /// an existing file is a whole trip store, and marks it open until the store is dropped.
+    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, StoreError> {
         let path = path.as_ref().to_owned();
+        let existed = check_file(&path, false)?;
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
             let _ = std::fs::create_dir_all(dir);
         }
+        let lock = WriterLock::take(&path)?;
+        // Looked at before SQLite opens (and creates) the log.
+        let wal_present = wal_holds_frames(&path);
         let wrap = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
         };
         let conn = Connection::open(&path).map_err(wrap)?;
-        // WAL: readers in other processes (trip watch) never block the writer. NORMAL
-        // synchronous in WAL mode survives a process crash (every commit is in the WAL before
-        // commit returns); only an OS crash or power loss can drop the last commits.
-        conn.execute_batch(
+        if existed {
+            check_schema(&conn, &path)?;
+            if clean_marker(&conn, &path)? == Some(0) && !wal_present {
+                return Err(StoreError::WalMissing {
+                    wal: sibling(&path, "-wal"),
+                    path,
+                });
+            }
+        }
+        // WAL: readers in other processes (trip watch) never block the writer. In WAL mode
+        // FULL fsyncs the log at every commit (a committed step survives a power loss);
+        // NORMAL leaves it to the OS (it survives the process crashing, not the machine).
+        let synchronous = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!(
             "PRAGMA page_size=16384;
              PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=NORMAL;
+             PRAGMA synchronous={synchronous};
              PRAGMA busy_timeout=5000;
              PRAGMA cache_size=-8000;
              PRAGMA wal_autocheckpoint=1000;
@@ -248,8 +522,8 @@ impl Store {
                  delivered_at INTEGER,
                  rules TEXT NOT NULL,
                  envelope TEXT NOT NULL);
-             CREATE INDEX IF NOT EXISTS event_log_trip ON event_log (trip_id, seq);",
-        )
+             CREATE INDEX IF NOT EXISTS event_log_trip ON event_log (trip_id, seq);"
+        ))
         .map_err(wrap)?;
 
         let found: Option<i64> = conn
@@ -292,8 +566,26 @@ impl Store {
             }
             Some(_) => {}
         }
-        // Reads go through a second connection; the first becomes the writer's.
-        let reader = Connection::open(&path).map_err(wrap)?;
+        // The file itself (not only its log) says a writer has it open, so that a copy of the
+        // file without its log, or a lost log, is recognised as such. A FULL checkpoint
+        // leaves the log's frames in place: a crash from here on always leaves a non-empty
+        // log beside a file marked open.
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('clean', 0)
+             ON CONFLICT (key) DO UPDATE SET value = 0",
+            [],
+        )
+        .map_err(wrap)?;
+        conn.query_row("PRAGMA wal_checkpoint(FULL)", [], |_| Ok(()))
+            .map_err(wrap)?;
+        // Reads go through a second connection (read-write, though it only reads, so that
+        // if it closes last SQLite still folds the log into the file); the first becomes the
+        // writer's.
+        let reader = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(wrap)?;
         reader
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(wrap)?;
@@ -306,9 +598,10 @@ impl Store {
         });
         let thread = {
             let shared = shared.clone();
+            let file = path.clone();
             std::thread::Builder::new()
                 .name("trip-store-writer".into())
-                .spawn(move || write_loop(conn, rx, &shared))
+                .spawn(move || write_loop(conn, rx, &shared, &file))
                 .map_err(|e| StoreError::Write {
                     path: path.clone(),
                     message: format!("cannot start the writer thread: {e}"),
@@ -320,9 +613,27 @@ impl Store {
                 thread: Some(thread),
                 shared,
                 hold_back: false,
+                _lock: lock,
             }),
             path,
             pending: Vec::new(),
+            read_only: false,
+            durability,
+        })
+    }
+
+    /// Opens an existing store to read it: creates nothing, writes nothing, takes no lock
+    /// (a writer may be running). Writes made through it are dropped.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_owned();
+        let conn = open_reader(&path)?;
+        Ok(Store {
+            conn: Some(conn),
+            writer: None,
+            path,
+            pending: Vec::new(),
+            read_only: true,
+            durability: Durability::default(),
         })
     }
 
@@ -333,11 +644,23 @@ impl Store {
             writer: None,
             path: PathBuf::from(":memory:"),
             pending: Vec::new(),
+            read_only: false,
+            durability: Durability::default(),
         }
     }
 
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Whether writes reach a file (not in memory, not read-only).
     pub fn is_durable(&self) -> bool {
-        self.conn.is_some()
+        self.writer.is_some()
+    }
+
+    /// Whether the store reads a file without writing it.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     pub fn path(&self) -> &Path {
@@ -352,7 +675,7 @@ impl Store {
     }
 
     pub fn put(&mut self, ns: &'static str, key: impl Into<String>, value: Vec<u8>) {
-        if self.conn.is_some() {
+        if self.writer.is_some() {
             self.pending.push(Op::Put {
                 ns,
                 key: key.into(),
@@ -363,7 +686,7 @@ impl Store {
 
     /// `put`, with the value serialized on the writer thread when it commits.
     pub fn put_deferred(&mut self, ns: &'static str, key: impl Into<String>, value: Deferred) {
-        if self.conn.is_some() {
+        if self.writer.is_some() {
             self.pending.push(Op::Put {
                 ns,
                 key: key.into(),
@@ -373,7 +696,7 @@ impl Store {
     }
 
     pub fn delete(&mut self, ns: &'static str, key: impl Into<String>) {
-        if self.conn.is_some() {
+        if self.writer.is_some() {
             self.pending.push(Op::Delete {
                 ns,
                 key: key.into(),
@@ -382,21 +705,21 @@ impl Store {
     }
 
     pub fn append_log(&mut self, row: LogRow) {
-        if self.conn.is_some() {
+        if self.writer.is_some() {
             self.pending.push(Op::Log(row));
         }
     }
 
     /// `append_log`, with the envelope JSON rendered on the writer thread.
     pub fn append_log_deferred(&mut self, row: LogRow, envelope: Deferred) {
-        if self.conn.is_some() {
+        if self.writer.is_some() {
             self.pending.push(Op::LogDeferred(row, envelope));
         }
     }
 
     /// Records when the event logged as `seq` first reached a target.
     pub fn mark_delivered(&mut self, seq: i64, at: i64) {
-        if self.conn.is_some() {
+        if self.writer.is_some() {
             self.pending.push(Op::Delivered { seq, at });
         }
     }
@@ -412,6 +735,11 @@ impl Store {
         self.writer
             .as_ref()
             .map_or(0, |w| w.shared.lock().transactions)
+    }
+
+    /// Rows the writer has written so far (after coalescing).
+    pub fn rows_written(&self) -> u64 {
+        self.writer.as_ref().map_or(0, |w| w.shared.lock().rows)
     }
 
     /// Hands every buffered write to the writer thread, to be committed in one transaction
@@ -549,7 +877,7 @@ const MAX_OPS_PER_TRANSACTION: usize = 50_000;
 
 /// The writer thread: commits batches in ticket order until the store is dropped (and the
 /// channel closes); after a failure it writes nothing more.
-fn write_loop(mut conn: Connection, rx: Receiver<Batch>, shared: &Shared) {
+fn write_loop(mut conn: Connection, rx: Receiver<Batch>, shared: &Shared, path: &Path) {
     /// If the thread unwinds (a deferred value's serializer panicked), waiters are told
     /// instead of waiting forever.
     struct Stopped<'a>(&'a Shared);
@@ -583,9 +911,10 @@ fn write_loop(mut conn: Connection, rx: Receiver<Batch>, shared: &Shared) {
         let result = write_ops(&mut conn, ops);
         let mut p = shared.lock();
         match result {
-            Ok(()) => {
+            Ok(rows) => {
                 p.committed = last;
                 p.transactions += 1;
+                p.rows += rows;
             }
             Err(e) => {
                 p.failed = Some(e.to_string());
@@ -593,6 +922,33 @@ fn write_loop(mut conn: Connection, rx: Receiver<Batch>, shared: &Shared) {
         }
         drop(p);
         shared.changed.notify_all();
+    }
+    close_cleanly(&conn, path);
+}
+
+/// Folds the write-ahead log into the file and marks the file clean, so that the file alone
+/// holds every commit once the store is closed (SQLite folds it only when the last connection
+/// to close can write, and another process's reader may close last).
+fn close_cleanly(conn: &Connection, path: &Path) {
+    let marked = conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('clean', 1)
+         ON CONFLICT (key) DO UPDATE SET value = 1",
+        [],
+    );
+    // (busy, log frames, frames checkpointed): busy = 1 while a reader in another process
+    // holds an old snapshot; its busy handler waits for it (up to busy_timeout).
+    let folded = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    match (marked, folded) {
+        (Ok(_), Ok(0)) => {}
+        (marked, folded) => tracing::warn!(
+            path = %path.display(),
+            ?marked,
+            ?folded,
+            "the store's write-ahead log could not be folded into the file on close; it stays \
+             beside the file and the next open replays it"
+        ),
     }
 }
 
@@ -638,8 +994,10 @@ fn coalesce(mut ops: Vec<Op>) -> Vec<Op> {
         .collect()
 }
 
-fn write_ops(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
+/// Returns the rows changed.
+fn write_ops(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<u64> {
     let ops = coalesce(ops);
+    let mut rows = 0u64;
     let tx = conn.transaction()?;
     {
         let mut put = tx.prepare_cached(
@@ -659,10 +1017,10 @@ fn write_ops(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
         for op in ops {
             match op {
                 Op::Put { ns, key, value } => {
-                    put.execute(params![ns, key, value.into_bytes()])?;
+                    rows += put.execute(params![ns, key, value.into_bytes()])? as u64;
                 }
                 Op::Delete { ns, key } => {
-                    del.execute(params![ns, key])?;
+                    rows += del.execute(params![ns, key])? as u64;
                 }
                 Op::Log(_) | Op::LogDeferred(..) => {
                     let r = match op {
@@ -673,7 +1031,7 @@ fn write_ops(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
                         Op::Log(r) => r,
                         _ => continue,
                     };
-                    log.execute(params![
+                    rows += log.execute(params![
                         r.seq,
                         r.event_id,
                         r.trip_id,
@@ -683,15 +1041,16 @@ fn write_ops(conn: &mut Connection, ops: Vec<Op>) -> rusqlite::Result<()> {
                         r.delivered_at,
                         r.rules.join(","),
                         r.envelope
-                    ])?;
+                    ])? as u64;
                 }
                 Op::Delivered { seq, at } => {
-                    delivered.execute(params![seq, at])?;
+                    rows += delivered.execute(params![seq, at])? as u64;
                 }
             }
         }
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(rows)
 }
 
 fn read_log(
@@ -735,18 +1094,7 @@ pub struct LogReader {
 impl LogReader {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_owned();
-        let conn = Connection::open_with_flags(
-            &path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .and_then(|c| {
-            c.busy_timeout(std::time::Duration::from_secs(5))?;
-            Ok(c)
-        })
-        .map_err(|source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
+        let conn = open_reader(&path)?;
         Ok(LogReader { conn, path })
     }
 

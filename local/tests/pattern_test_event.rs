@@ -18,10 +18,17 @@ fn every_required_envelope_field_is_checked() {
         let mut event: serde_json::Value = serde_json::from_str(EVENT).expect("fixture");
         event.as_object_mut().expect("object").remove(field);
         let result = test_event_pattern(r#"{"source": ["aws.ec2"]}"#, &event.to_string());
-        let Err(PatternError::InvalidEvent { reason }) = result else {
+        let Err(error) = result else {
             panic!("missing {field} should be refused, got {result:?}");
         };
-        assert_eq!(reason, format!("missing required field \"{field}\""));
+        assert_eq!(error.aws_error_code(), "ValidationException");
+        assert_eq!(error.to_string(), "Parameter Event is not valid.");
+        assert_eq!(
+            error,
+            PatternError::InvalidEvent {
+                reason: format!("missing required field \"{field}\"")
+            }
+        );
     }
 }
 

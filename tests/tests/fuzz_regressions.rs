@@ -71,3 +71,8 @@ fn asl_path_corpus() {
 fn asl_definition_corpus() {
     run("asl_definition", targets::asl_definition, 4);
 }
+
+#[test]
+fn runtime_corpus() {
+    run("runtime", targets::runtime, 4);
+}

@@ -81,6 +81,28 @@ pub struct MapSpec {
     pub items_path: PathField,
     pub item_selector: Option<Value>,
     pub max_concurrency: Option<Seconds>,
+    /// `ProcessorConfig.Mode: DISTRIBUTED`: each item (or batch) runs as a child execution.
+    pub distributed: bool,
+    /// `ToleratedFailurePercentage(Path)`: 0 to 100.
+    pub tolerated_percentage: Option<Percentage>,
+    /// `ToleratedFailureCount(Path)`.
+    pub tolerated_count: Option<Seconds>,
+    pub item_batcher: Option<ItemBatcher>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Percentage {
+    Fixed(f64),
+    Path(Path),
+}
+
+/// `ItemBatcher` of a Distributed Map: items go to the child executions in batches,
+/// `{"Items": [...], "BatchInput": ...}`.
+#[derive(Debug, Clone)]
+pub struct ItemBatcher {
+    pub max_items: Option<Seconds>,
+    pub max_bytes: Option<Seconds>,
+    pub batch_input: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,7 +124,7 @@ pub enum StateKind {
     Parallel {
         branches: Vec<StateMachine>,
     },
-    Map(MapSpec),
+    Map(Box<MapSpec>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,10 +150,13 @@ pub struct Catcher {
     pub result_path: PathField,
 }
 
-/// Does an `ErrorEquals` entry match an error name? `States.ALL` matches every error but the
-/// terminal ones; `States.TaskFailed` every error but `States.Timeout` (and the terminal ones).
+/// Does an `ErrorEquals` entry match an error name? `States.ALL` matches every error but
+/// `States.Runtime`; `States.TaskFailed` every error but `States.Timeout` (and
+/// `States.Runtime`). `States.DataLimitExceeded` is caught like any other error, by name and
+/// by `States.ALL`, as AWS does (tests/conformance/DIFFERENCES.md: the error-handling page
+/// calls it terminal).
 pub fn error_matches(pattern: &str, error: &str) -> bool {
-    let terminal = error == names::RUNTIME || error == names::DATA_LIMIT_EXCEEDED;
+    let terminal = error == names::RUNTIME;
     match pattern {
         names::ALL => !terminal,
         names::TASK_FAILED => !terminal && error != names::TIMEOUT,
@@ -349,6 +374,61 @@ fn check_targets(m: &StateMachine, here: &str, prefix: &str) -> Result<(), Workf
 
 const COMMON: &[&str] = &["Type", "Comment"];
 
+/// The optimized integrations' actions (https://docs.aws.amazon.com/step-functions/latest/dg/integrate-optimized.html
+/// and each service's page). A service listed here with an action not listed is refused, as
+/// CreateStateMachine refuses it; services not listed (and `aws-sdk:*`) are left to run time.
+const OPTIMIZED_ACTIONS: &[(&str, &[&str])] = &[
+    ("lambda", &["invoke"]),
+    (
+        "dynamodb",
+        &["getItem", "putItem", "updateItem", "deleteItem"],
+    ),
+    ("sqs", &["sendMessage"]),
+    ("sns", &["publish"]),
+    ("events", &["putEvents"]),
+    ("states", &["startExecution"]),
+    ("ecs", &["runTask"]),
+    ("batch", &["submitJob"]),
+    ("glue", &["startJobRun"]),
+    (
+        "athena",
+        &[
+            "startQueryExecution",
+            "stopQueryExecution",
+            "getQueryExecution",
+            "getQueryResults",
+        ],
+    ),
+    ("apigateway", &["invoke"]),
+    ("http", &["invoke"]),
+];
+
+/// Refuses `arn:aws:states:::SERVICE:ACTION[.sync|.sync:2|.waitForTaskToken]` with an unknown
+/// ACTION of a known SERVICE, in CreateStateMachine's words.
+fn check_integration(resource: &str) -> Result<(), String> {
+    let Some(rest) = resource.strip_prefix("arn:aws:states:::") else {
+        return Ok(());
+    };
+    let Some((service, action)) = rest.split_once(':') else {
+        return Ok(());
+    };
+    let action = action
+        .strip_suffix(".waitForTaskToken")
+        .or_else(|| action.strip_suffix(".sync:2"))
+        .or_else(|| action.strip_suffix(".sync"))
+        .unwrap_or(action);
+    match OPTIMIZED_ACTIONS.iter().find(|(s, _)| *s == service) {
+        Some((_, actions)) if !actions.contains(&action) => Err(unrecognized(resource)),
+        _ => Ok(()),
+    }
+}
+
+fn unrecognized(resource: &str) -> String {
+    format!(
+        "SCHEMA_VALIDATION_FAILED: The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region."
+    )
+}
+
 fn allowed_fields(ty: &str) -> Option<&'static [&'static str]> {
     Some(match ty {
         "Pass" => &[
@@ -419,6 +499,13 @@ fn allowed_fields(ty: &str) -> Option<&'static [&'static str]> {
             "Iterator",
             "ItemProcessor",
             "Label",
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+            "ItemBatcher",
+            "ItemReader",
+            "ResultWriter",
         ],
         _ => return None,
     })
@@ -435,7 +522,9 @@ fn path_field(
         Some(Value::Null) => Ok(PathField::Null),
         Some(Value::String(s)) => {
             let p = Path::parse(s).map_err(|e| err(&format!("{loc} field '{key}'"), e))?;
-            if p.context {
+            // InputPath, OutputPath and ItemsPath may read the context object; a ResultPath
+            // writes into the state's output, never into the context.
+            if p.context && key == "ResultPath" {
                 return Err(err(
                     &format!("{loc} field '{key}'"),
                     "must not refer to the context object",
@@ -768,6 +857,7 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                     )
                 })?
                 .to_string();
+            check_integration(&resource).map_err(|m| err(&format!("{loc} field 'Resource'"), m))?;
             let timeout = seconds(obj, "TimeoutSeconds", &loc, 1)?;
             let heartbeat = seconds(obj, "HeartbeatSeconds", &loc, 1)?;
             if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat)
@@ -840,9 +930,11 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
             let at = format!("{loc} field '{f}'");
             StateKind::Wait(match f {
                 "Seconds" => WaitSpec::Seconds(
+                    // "a positive, integer value from 0 up to 99999999" (Step Functions
+                    // Developer Guide, Wait workflow state).
                     v.as_u64()
                         .filter(|n| *n <= 99_999_999)
-                        .ok_or_else(|| err(&at, "must be a non-negative integer"))?,
+                        .ok_or_else(|| err(&at, "must be an integer from 0 to 99999999"))?,
                 ),
                 "Timestamp" => {
                     let s = v.as_str().ok_or_else(|| err(&at, "must be a string"))?;
@@ -913,17 +1005,113 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                     ));
                 }
             };
-            if let Some(mode) = proc_v
+            let distributed = match proc_v.get("ProcessorConfig").and_then(|c| c.get("Mode")) {
+                None => false,
+                Some(Value::String(m)) if m == "INLINE" => false,
+                Some(Value::String(m)) if m == "DISTRIBUTED" => true,
+                Some(other) => {
+                    return Err(err(
+                        &format!("{loc} field '{key}.ProcessorConfig.Mode'"),
+                        format!("must be INLINE or DISTRIBUTED, not {other}"),
+                    ));
+                }
+            };
+            if let Some(t) = proc_v
                 .get("ProcessorConfig")
-                .and_then(|c| c.get("Mode"))
-                .and_then(Value::as_str)
-                && mode != "INLINE"
+                .and_then(|c| c.get("ExecutionType"))
+                && !(distributed && (t == "STANDARD" || t == "EXPRESS"))
             {
                 return Err(err(
-                    &format!("{loc} field '{key}.ProcessorConfig.Mode'"),
-                    "only INLINE Map states are supported",
+                    &format!("{loc} field '{key}.ProcessorConfig.ExecutionType'"),
+                    "a DISTRIBUTED Map takes ExecutionType STANDARD or EXPRESS",
                 ));
             }
+            for field in ["ItemReader", "ResultWriter"] {
+                if obj.contains_key(field) {
+                    return Err(err(
+                        &format!("{loc} field '{field}'"),
+                        format!(
+                            "{field} reads or writes Amazon S3, which the embedded runtime does not have; give the items inline (ItemsPath)"
+                        ),
+                    ));
+                }
+            }
+            if !distributed && obj.contains_key("ItemBatcher") {
+                return Err(err(
+                    &format!("{loc} field 'ItemBatcher'"),
+                    "ItemBatcher needs ProcessorConfig.Mode DISTRIBUTED",
+                ));
+            }
+            let item_batcher = match obj.get("ItemBatcher") {
+                None => None,
+                Some(Value::Object(b)) => {
+                    let at = format!("{loc} field 'ItemBatcher'");
+                    for k in b.keys() {
+                        if !matches!(
+                            k.as_str(),
+                            "MaxItemsPerBatch"
+                                | "MaxItemsPerBatchPath"
+                                | "MaxInputBytesPerBatch"
+                                | "MaxInputBytesPerBatchPath"
+                                | "BatchInput"
+                        ) {
+                            return Err(err(&at, format!("unknown field '{k}'")));
+                        }
+                    }
+                    let batcher = ItemBatcher {
+                        max_items: seconds(b, "MaxItemsPerBatch", &at, 1)?,
+                        max_bytes: seconds(b, "MaxInputBytesPerBatch", &at, 1)?,
+                        batch_input: b.get("BatchInput").cloned(),
+                    };
+                    if batcher.max_items.is_none() && batcher.max_bytes.is_none() {
+                        return Err(err(
+                            &at,
+                            "ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch",
+                        ));
+                    }
+                    Some(batcher)
+                }
+                Some(_) => {
+                    return Err(err(
+                        &format!("{loc} field 'ItemBatcher'"),
+                        "must be an object",
+                    ));
+                }
+            };
+            let tolerated_percentage = match (
+                obj.get("ToleratedFailurePercentage"),
+                obj.get("ToleratedFailurePercentagePath"),
+            ) {
+                (Some(_), Some(_)) => {
+                    return Err(err(
+                        &loc,
+                        "ToleratedFailurePercentage and ToleratedFailurePercentagePath are mutually exclusive",
+                    ));
+                }
+                (Some(v), None) => Some(Percentage::Fixed(
+                    v.as_f64()
+                        .filter(|p| (0.0..=100.0).contains(p))
+                        .ok_or_else(|| {
+                            err(
+                                &format!("{loc} field 'ToleratedFailurePercentage'"),
+                                "must be a number from 0 to 100",
+                            )
+                        })?,
+                )),
+                (None, Some(v)) => {
+                    let at = format!("{loc} field 'ToleratedFailurePercentagePath'");
+                    let text = v
+                        .as_str()
+                        .ok_or_else(|| err(&at, "must be a path string"))?;
+                    let p = Path::parse(text).map_err(|e| err(&at, e))?;
+                    if !p.is_reference() {
+                        return Err(err(&at, "must be a reference path"));
+                    }
+                    Some(Percentage::Path(p))
+                }
+                (None, None) => None,
+            };
+            let tolerated_count = seconds(obj, "ToleratedFailureCount", &loc, 0)?;
             let processor = Box::new(parse_machine(
                 proc_v,
                 &format!("{prefix}state '{name}' field '{key}' / "),
@@ -939,12 +1127,16 @@ fn parse_state(name: &str, v: &Value, prefix: &str) -> Result<State, WorkflowErr
                 Some(t) => Some(t),
                 None => template(obj, "Parameters", &loc)?,
             };
-            StateKind::Map(MapSpec {
+            StateKind::Map(Box::new(MapSpec {
                 processor,
                 items_path: path_field(obj, "ItemsPath", &loc, true)?,
                 item_selector,
                 max_concurrency: seconds(obj, "MaxConcurrency", &loc, 0)?,
-            })
+                distributed,
+                tolerated_percentage,
+                tolerated_count,
+                item_batcher,
+            }))
         }
         _ => {
             return Err(err(
@@ -1091,6 +1283,8 @@ mod tests {
     fn error_matching_follows_the_spec() {
         assert!(error_matches("States.ALL", "Trip.BusinessError"));
         assert!(!error_matches("States.ALL", "States.Runtime"));
+        assert!(!error_matches("States.Runtime", "States.Runtime"));
+        assert!(error_matches("States.ALL", "States.DataLimitExceeded"));
         assert!(error_matches("States.TaskFailed", "X"));
         assert!(!error_matches("States.TaskFailed", "States.Timeout"));
         assert!(error_matches("States.Timeout", "States.Timeout"));

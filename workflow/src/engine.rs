@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 
 use crate::choice;
 use crate::definition::{
-    self, Jitter, Seconds, State, StateKind, StateMachine, Text, WaitSpec, error_matches,
+    self, Jitter, MapSpec, Percentage, Seconds, State, StateKind, StateMachine, Text, WaitSpec,
+    error_matches,
 };
 use crate::error::{Failure, WorkflowError, names};
 use crate::history::{HistoryEvent, format_timestamp, not_truncated, resource_parts};
@@ -21,7 +22,7 @@ use crate::integrations::{
     TaskOutcome, TaskRequest, split_resource,
 };
 use crate::intrinsics::{self, RandomSource};
-use crate::path::{self, TemplateScope};
+use crate::path::{self, PathField, TemplateScope};
 use crate::store::{ExecutionStore, StoredStateMachine, WriteBatch};
 
 /// Where time comes from: milliseconds since the Unix epoch.
@@ -131,6 +132,40 @@ pub struct Children {
     pub items: Option<Vec<Value>>,
     pub next_item: usize,
     pub max_concurrency: usize,
+    /// Failed iterations a Map tolerates (`ToleratedFailure...`); `None`: the first failure
+    /// fails the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<Tolerance>,
+    #[serde(default)]
+    pub failures: usize,
+    /// A Distributed Map: iterations are child executions, outside this history.
+    #[serde(default)]
+    pub distributed: bool,
+    /// The items are already the children's inputs (ItemSelector and ItemBatcher applied).
+    #[serde(default)]
+    pub prepared: bool,
+}
+
+/// "ToleratedFailurePercentage ... ToleratedFailureCount": the Map fails with
+/// States.ExceedToleratedFailureThreshold once either is exceeded
+/// (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html,
+/// "Setting failure thresholds for Distributed Map states").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Tolerance {
+    pub percentage: f64,
+    pub count: u64,
+}
+
+impl Tolerance {
+    fn exceeded(&self, failures: usize, total: usize) -> bool {
+        let failures_u = u64::try_from(failures).unwrap_or(u64::MAX);
+        let share = if total == 0 {
+            0.0
+        } else {
+            failures as f64 * 100.0 / total as f64
+        };
+        failures_u > self.count || share > self.percentage
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +191,14 @@ pub struct Thread {
     pub input: Value,
     pub entered_ms: i64,
     pub last_event: u64,
+    /// The id of the current state's `...StateEntered` event, which AWS names in the cause
+    /// of a `States.Runtime` error.
+    #[serde(default)]
+    pub entered_event: u64,
+    /// A Distributed Map's child execution (or a thread inside one): its events belong to
+    /// the child's own history, not this one; `last_event` counts them there.
+    #[serde(default)]
+    pub hidden: bool,
     pub phase: Phase,
     #[serde(default)]
     pub retry_counts: Vec<u32>,
@@ -542,6 +585,11 @@ impl Engine {
         name: Option<&str>,
         input: Value,
     ) -> Result<StartedExecution, WorkflowError> {
+        if exceeds_payload_limit(&input) {
+            return Err(WorkflowError::InvalidExecutionInput(
+                "input is larger than 256 KiB".into(),
+            ));
+        }
         let machine = self
             .machines
             .get(state_machine_arn)
@@ -581,6 +629,8 @@ impl Engine {
             input: input.clone(),
             entered_ms: now,
             last_event: 0,
+            entered_event: 0,
+            hidden: false,
             phase: Phase::Enter,
             retry_counts: Vec::new(),
             retry_total: 0,
@@ -1236,6 +1286,41 @@ impl Engine {
         }
     }
 
+    /// `InputPath`, `OutputPath` or `ItemsPath` over `value`; a `$$` path reads the context
+    /// object instead ("you can use a path that starts with $$ ... in InputPath, OutputPath,
+    /// ItemsPath", https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html).
+    fn pick(
+        &self,
+        ex: &Exec,
+        th: &Thread,
+        field: &PathField,
+        value: &Value,
+        name: &str,
+    ) -> Result<Value, Failure> {
+        match field {
+            PathField::Path(p) if p.context => {
+                let ctx = self.context(ex, th, None, None);
+                field.select_input_with_context(value, &ctx, name)
+            }
+            _ => field.select_input(value, name),
+        }
+    }
+
+    /// Whether the thread's current state can retry: only those states have
+    /// `$$.State.RetryCount` in their context object.
+    fn state_retries(&self, ex: &Exec, th: &Thread) -> bool {
+        self.machines
+            .get(&ex.record.state_machine_arn)
+            .and_then(|m| resolve_scope(&m.def, &th.scope))
+            .and_then(|m| m.states.get(&th.state))
+            .is_some_and(|st| {
+                matches!(
+                    st.kind,
+                    StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
+                )
+            })
+    }
+
     fn context(
         &self,
         ex: &Exec,
@@ -1260,13 +1345,15 @@ impl Engine {
             "State": {
                 "EnteredTime": format_timestamp(th.entered_ms),
                 "Name": th.state,
-                "RetryCount": th.retry_total,
             },
             "StateMachine": {
                 "Id": ex.record.state_machine_arn,
                 "Name": machine_name,
             },
         });
+        if self.state_retries(ex, th) {
+            ctx["State"]["RetryCount"] = th.retry_total.into();
+        }
         if let Some(t) = token {
             ctx["Task"] = json!({ "Token": t });
         }
@@ -1289,6 +1376,7 @@ impl Engine {
             "stateEnteredEventDetails",
             json!({"name": st.name, "input": th.input.to_string(), "inputDetails": not_truncated()}),
         );
+        th.entered_event = th.last_event;
         let result = match &st.kind {
             StateKind::Pass { result } => self.run_pass(ex, th, st, result.as_ref()),
             StateKind::Task(_) => {
@@ -1302,7 +1390,7 @@ impl Engine {
             StateKind::Choice { choices, default } => {
                 let ctx = self.context(ex, th, None, None);
                 (|| {
-                    let effective = st.input_path.select_input(&th.input, "InputPath")?;
+                    let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
                     let mut next = None;
                     for rule in choices {
                         if choice::evaluate(&rule.condition, &effective, &ctx)? {
@@ -1314,15 +1402,15 @@ impl Engine {
                         Failure::new(names::NO_CHOICE_MATCHED, format!(
                             "No Choice Rules matched and no Default was specified in state '{}'", st.name))
                     })?;
-                    let output = st.output_path.select_input(&effective, "OutputPath")?;
+                    let output = self.pick(ex, th, &st.output_path, &effective, "OutputPath")?;
                     Ok((output, Some(next)))
                 })()
             }
             StateKind::Wait(spec) => {
                 let r = (|| {
-                    let effective = st.input_path.select_input(&th.input, "InputPath")?;
+                    let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
                     let until = wait_until(spec, &effective, now)?;
-                    let output = st.output_path.select_input(&effective, "OutputPath")?;
+                    let output = self.pick(ex, th, &st.output_path, &effective, "OutputPath")?;
                     Ok((until, output))
                 })();
                 match r {
@@ -1338,8 +1426,11 @@ impl Engine {
                 return;
             }
             StateKind::Succeed => (|| {
-                let effective = st.input_path.select_input(&th.input, "InputPath")?;
-                Ok((st.output_path.select_input(&effective, "OutputPath")?, None))
+                let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
+                Ok((
+                    self.pick(ex, th, &st.output_path, &effective, "OutputPath")?,
+                    None,
+                ))
             })(),
             StateKind::Fail { error, cause } => {
                 let ctx = self.context(ex, th, None, None);
@@ -1364,7 +1455,8 @@ impl Engine {
                     })
                 })();
                 match r {
-                    Ok(f) | Err(f) => fail_thread(th, f),
+                    Ok(f) => fail_thread(th, f),
+                    Err(f) => fail_thread(th, in_state(th, f)),
                 }
                 return;
             }
@@ -1382,7 +1474,7 @@ impl Engine {
         st: &State,
         result: Option<&Value>,
     ) -> Result<(Value, Option<String>), Failure> {
-        let effective = st.input_path.select_input(&th.input, "InputPath")?;
+        let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
         let effective = match &st.parameters {
             Some(t) => {
                 let ctx = self.context(ex, th, None, None);
@@ -1399,7 +1491,7 @@ impl Engine {
         };
         let res = result.cloned().unwrap_or(effective);
         let merged = st.result_path.merge_result(&th.input, res)?;
-        let output = st.output_path.select_input(&merged, "OutputPath")?;
+        let output = self.pick(ex, th, &st.output_path, &merged, "OutputPath")?;
         Ok((output, st.next.clone()))
     }
 
@@ -1412,6 +1504,11 @@ impl Engine {
         next: Option<String>,
         now: i64,
     ) {
+        if exceeds_payload_limit(&output) {
+            let f = data_limit(&format!("state '{}'", st.name));
+            self.handle_error(ex, th, st, f, now);
+            return;
+        }
         // Fail states never exit; Succeed and the others do.
         emit(
             ex,
@@ -1440,6 +1537,15 @@ impl Engine {
         result: Value,
         now: i64,
     ) {
+        if exceeds_payload_limit(&result) {
+            let resource = match &st.kind {
+                StateKind::Task(t) => t.resource.clone(),
+                _ => st.name.clone(),
+            };
+            let f = data_limit(&format!("state/task '{resource}'"));
+            self.handle_error(ex, th, st, f, now);
+            return;
+        }
         let r = (|| {
             let selected = match &st.result_selector {
                 Some(t) => {
@@ -1456,7 +1562,7 @@ impl Engine {
                 None => result,
             };
             let merged = st.result_path.merge_result(&th.input, selected)?;
-            st.output_path.select_input(&merged, "OutputPath")
+            self.pick(ex, th, &st.output_path, &merged, "OutputPath")
         })();
         match r {
             Ok(output) => self.exit(ex, th, st, output, st.next.clone(), now),
@@ -1473,6 +1579,7 @@ impl Engine {
         failure: Failure,
         now: i64,
     ) {
+        let failure = in_state(th, failure);
         if let Some(idx) = st.retry.iter().position(|r| {
             r.error_equals
                 .iter()
@@ -1522,7 +1629,7 @@ impl Engine {
                     th.input = output;
                     th.phase = Phase::Enter;
                 }
-                Err(f) => fail_thread(th, f),
+                Err(f) => fail_thread(th, in_state(th, f)),
             }
             return;
         }
@@ -1535,7 +1642,7 @@ impl Engine {
         };
         let token = self.new_token(&mut ex.record);
         let prepared = (|| {
-            let effective = st.input_path.select_input(&th.input, "InputPath")?;
+            let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
             let ctx = self.context(ex, th, Some(&token), None);
             let params = match &st.parameters {
                 Some(t) => path::apply_template(
@@ -1548,6 +1655,10 @@ impl Engine {
                 )?,
                 None => effective.clone(),
             };
+            // The task's input after Parameters is a state input, under the same quota.
+            if exceeds_payload_limit(&params) {
+                return Err(data_limit(&format!("state '{}'", st.name)));
+            }
             let timeout = resolve_seconds(spec.timeout.as_ref(), &effective, "TimeoutSecondsPath")?;
             let heartbeat =
                 resolve_seconds(spec.heartbeat.as_ref(), &effective, "HeartbeatSecondsPath")?;
@@ -1674,7 +1785,7 @@ impl Engine {
 
     fn start_children(&mut self, ex: &mut Exec, th: &mut Thread, st: &State, now: i64) {
         let prepared = (|| {
-            let effective = st.input_path.select_input(&th.input, "InputPath")?;
+            let effective = self.pick(ex, th, &st.input_path, &th.input, "InputPath")?;
             match &st.kind {
                 StateKind::Parallel { branches } => {
                     let effective = match &st.parameters {
@@ -1698,10 +1809,14 @@ impl Engine {
                         items: None,
                         next_item: 0,
                         max_concurrency: n,
+                        tolerance: None,
+                        failures: 0,
+                        distributed: false,
+                        prepared: false,
                     })
                 }
                 StateKind::Map(spec) => {
-                    let items = spec.items_path.select_input(&effective, "ItemsPath")?;
+                    let items = self.pick(ex, th, &spec.items_path, &effective, "ItemsPath")?;
                     let Value::Array(items) = items else {
                         return Err(Failure::runtime(format!(
                             "state '{}': the ItemsPath does not select an array",
@@ -1716,12 +1831,22 @@ impl Engine {
                         None | Some(0) => usize::MAX,
                         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
                     };
+                    let tolerance = self.tolerance(spec, &effective)?;
+                    let (items, prepared) = if spec.distributed {
+                        (self.child_inputs(ex, th, spec, &effective, items)?, true)
+                    } else {
+                        (items, false)
+                    };
                     Ok(Children {
                         effective,
                         slots: vec![Slot::Pending; items.len()],
                         items: Some(items),
                         next_item: 0,
                         max_concurrency: mc,
+                        tolerance,
+                        failures: 0,
+                        distributed: spec.distributed,
+                        prepared,
                     })
                 }
                 _ => Err(Failure::runtime("not a Parallel or Map state")),
@@ -1736,17 +1861,163 @@ impl Engine {
         };
         match &children.items {
             None => emit(ex, th, now, "ParallelStateStarted", "", Value::Null),
-            Some(items) => emit(
-                ex,
-                th,
-                now,
-                "MapStateStarted",
-                "mapStateStartedEventDetails",
-                json!({"length": items.len()}),
-            ),
+            Some(items) => {
+                emit(
+                    ex,
+                    th,
+                    now,
+                    "MapStateStarted",
+                    "mapStateStartedEventDetails",
+                    json!({"length": items.len()}),
+                );
+                if children.distributed {
+                    let map_run = format!(
+                        "{}/{}:{}",
+                        ex.record
+                            .execution_arn
+                            .replacen(":execution:", ":mapRun:", 1),
+                        st.name,
+                        ex.record.next_event_id
+                    );
+                    emit(
+                        ex,
+                        th,
+                        now,
+                        "MapRunStarted",
+                        "mapRunStartedEventDetails",
+                        json!({"mapRunArn": map_run}),
+                    );
+                }
+            }
         }
         th.phase = Phase::Children(children);
         self.step_children(ex, th, st, now);
+    }
+
+    /// The Map's failure tolerance. A Distributed Map tolerates none unless told; an inline
+    /// Map without the fields fails at the first failed iteration, as before.
+    fn tolerance(&self, spec: &MapSpec, effective: &Value) -> Result<Option<Tolerance>, Failure> {
+        let percentage = match &spec.tolerated_percentage {
+            None => None,
+            Some(Percentage::Fixed(p)) => Some(*p),
+            Some(Percentage::Path(p)) => {
+                let v = p.select(effective).ok_or_else(|| {
+                    Failure::runtime(format!(
+                        "Invalid path '{p}' : {}",
+                        p.missing_reason(effective)
+                    ))
+                })?;
+                Some(v.as_f64().filter(|x| (0.0..=100.0).contains(x)).ok_or_else(|| {
+                    Failure::runtime(format!(
+                        "The ToleratedFailurePercentagePath field refers to value '{}' which is not a valid percentage: {p}",
+                        plain(&v)
+                    ))
+                })?)
+            }
+        };
+        let count = resolve_seconds(
+            spec.tolerated_count.as_ref(),
+            effective,
+            "ToleratedFailureCountPath",
+        )?;
+        Ok(match (percentage, count) {
+            (None, None) if !spec.distributed => None,
+            (None, None) => Some(Tolerance {
+                percentage: 0.0,
+                count: 0,
+            }),
+            (p, c) => Some(Tolerance {
+                percentage: p.unwrap_or(100.0),
+                count: c.unwrap_or(u64::MAX),
+            }),
+        })
+    }
+
+    /// A Distributed Map's child inputs: each item through ItemSelector, then, with an
+    /// ItemBatcher, batches `{"Items": [...], "BatchInput": ...}`
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itembatcher.html).
+    fn child_inputs(
+        &mut self,
+        ex: &Exec,
+        th: &Thread,
+        spec: &MapSpec,
+        effective: &Value,
+        items: Vec<Value>,
+    ) -> Result<Vec<Value>, Failure> {
+        let mut selected = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            selected.push(match &spec.item_selector {
+                Some(t) => {
+                    let ctx = self.context(ex, th, None, Some((i, item)));
+                    path::apply_template(
+                        t,
+                        &TemplateScope {
+                            input: effective,
+                            context: &ctx,
+                        },
+                        self.rng.as_mut(),
+                    )?
+                }
+                None => item.clone(),
+            });
+        }
+        let Some(batcher) = &spec.item_batcher else {
+            return Ok(selected);
+        };
+        let max_items = resolve_seconds(
+            batcher.max_items.as_ref(),
+            effective,
+            "MaxItemsPerBatchPath",
+        )?
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX)
+        .max(1);
+        let max_bytes = resolve_seconds(
+            batcher.max_bytes.as_ref(),
+            effective,
+            "MaxInputBytesPerBatchPath",
+        )?
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX);
+        let batch_input = match &batcher.batch_input {
+            Some(t) => {
+                let ctx = self.context(ex, th, None, None);
+                Some(path::apply_template(
+                    t,
+                    &TemplateScope {
+                        input: effective,
+                        context: &ctx,
+                    },
+                    self.rng.as_mut(),
+                )?)
+            }
+            None => None,
+        };
+        let mut batches = Vec::new();
+        let mut current: Vec<Value> = Vec::new();
+        let mut bytes = 0usize;
+        for item in selected {
+            let size = item.to_string().len();
+            if !current.is_empty() && (current.len() >= max_items || bytes + size > max_bytes) {
+                batches.push(std::mem::take(&mut current));
+                bytes = 0;
+            }
+            bytes += size;
+            current.push(item);
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+        Ok(batches
+            .into_iter()
+            .map(|items| {
+                let mut batch = json!({ "Items": items });
+                if let Some(b) = &batch_input {
+                    batch["BatchInput"] = b.clone();
+                }
+                batch
+            })
+            .collect())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1772,6 +2043,8 @@ impl Engine {
             input,
             entered_ms: now,
             last_event: parent.last_event,
+            entered_event: 0,
+            hidden: parent.hidden,
             phase: Phase::Enter,
             retry_counts: Vec::new(),
             retry_total: 0,
@@ -1785,8 +2058,11 @@ impl Engine {
             return false;
         };
         let is_map = ch.items.is_some();
+        // A Distributed Map's history shows the map run, not its iterations.
+        let iteration_events = is_map && !ch.distributed;
         let mut progressed = false;
         let mut failure: Option<Failure> = None;
+        let total = ch.slots.len();
         // Collect finished children.
         for (i, slot) in ch.slots.iter_mut().enumerate() {
             let Slot::Running(cid) = slot else { continue };
@@ -1796,13 +2072,15 @@ impl Engine {
                 Some(_) => continue,
                 None => Err(Failure::runtime("a branch thread went missing")),
             };
-            if let Some(c) = ex.record.threads.remove(&cid) {
+            if let Some(c) = ex.record.threads.remove(&cid)
+                && !c.hidden
+            {
                 th.last_event = th.last_event.max(c.last_event);
             }
             progressed = true;
             match done {
                 Ok(v) => {
-                    if is_map {
+                    if iteration_events {
                         emit(
                             ex,
                             th,
@@ -1815,7 +2093,7 @@ impl Engine {
                     *slot = Slot::Done(v);
                 }
                 Err(f) => {
-                    if is_map {
+                    if iteration_events {
                         emit(
                             ex,
                             th,
@@ -1825,9 +2103,23 @@ impl Engine {
                             json!({"name": st.name, "index": i}),
                         );
                     }
-                    *slot = Slot::Pending;
-                    if failure.is_none() {
-                        failure = Some(f);
+                    match ch.tolerance {
+                        Some(tolerance) => {
+                            ch.failures += 1;
+                            *slot = Slot::Done(f.to_catch_output());
+                            if failure.is_none() && tolerance.exceeded(ch.failures, total) {
+                                failure = Some(Failure::new(
+                                    names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                                    "The specified tolerated failure threshold was exceeded",
+                                ));
+                            }
+                        }
+                        None => {
+                            *slot = Slot::Pending;
+                            if failure.is_none() {
+                                failure = Some(f);
+                            }
+                        }
                     }
                 }
             }
@@ -1844,6 +2136,17 @@ impl Engine {
             } else {
                 ("ParallelStateFailed", "")
             };
+            if ch.distributed {
+                emit(
+                    ex,
+                    th,
+                    now,
+                    "MapRunFailed",
+                    "mapRunFailedEventDetails",
+                    json!({
+                    "error": f.error, "cause": f.cause}),
+                );
+            }
             emit(ex, th, now, ty, key, Value::Null);
             self.handle_error(ex, th, st, f, now);
             return true;
@@ -1855,7 +2158,13 @@ impl Engine {
             .filter(|s| matches!(s, Slot::Running(_)))
             .count();
         let mut budget = ch.max_concurrency.saturating_sub(running);
-        while budget > 0 && ch.next_item < ch.slots.len() {
+        // Past the history limit the execution fails at the next turn of `advance`: starting
+        // more iterations first would only build state (for a nested Map, millions of
+        // threads) that is thrown away.
+        while budget > 0
+            && ch.next_item < ch.slots.len()
+            && ex.record.next_event_id <= self.config.max_history_events
+        {
             let i = ch.next_item;
             ch.next_item += 1;
             budget -= 1;
@@ -1877,6 +2186,7 @@ impl Engine {
                         .cloned()
                         .unwrap_or(Value::Null);
                     let input = match &spec.item_selector {
+                        _ if ch.prepared => Ok(item),
                         Some(t) => {
                             let ctx = self.context(ex, th, None, Some((i, &item)));
                             path::apply_template(
@@ -1892,16 +2202,26 @@ impl Engine {
                     };
                     match input {
                         Ok(input) => {
-                            emit(
-                                ex,
-                                th,
-                                now,
-                                "MapIterationStarted",
-                                "mapIterationStartedEventDetails",
-                                json!({"name": st.name, "index": i}),
-                            );
+                            if iteration_events {
+                                emit(
+                                    ex,
+                                    th,
+                                    now,
+                                    "MapIterationStarted",
+                                    "mapIterationStartedEventDetails",
+                                    json!({"name": st.name, "index": i}),
+                                );
+                            }
                             let start = spec.processor.start_at.clone();
                             let id = self.spawn(ex, th, st, 0, &start, input, now);
+                            if ch.distributed
+                                && let Some(child) = ex.record.threads.get_mut(&id)
+                            {
+                                // A child execution's history starts with its own
+                                // ExecutionStarted (event 1).
+                                child.hidden = true;
+                                child.last_event = 1;
+                            }
                             if let Some(s) = ch.slots.get_mut(i) {
                                 *s = Slot::Running(id);
                             }
@@ -1935,6 +2255,9 @@ impl Engine {
             } else {
                 "ParallelStateSucceeded"
             };
+            if ch.distributed {
+                emit(ex, th, now, "MapRunSucceeded", "", Value::Null);
+            }
             emit(ex, th, now, ty, "", Value::Null);
             self.finish_result(ex, th, st, Value::Array(results), now);
             return true;
@@ -1965,6 +2288,8 @@ fn resolve_scope<'a>(
     Some(m)
 }
 
+/// `TimeoutSecondsPath`, `HeartbeatSecondsPath` and `MaxConcurrencyPath`: a missing path is
+/// Jayway's `Invalid path '$.x' : No results for path: $['x']`, as for the other path fields.
 fn resolve_seconds(
     spec: Option<&Seconds>,
     effective: &Value,
@@ -1975,46 +2300,71 @@ fn resolve_seconds(
         Some(Seconds::Fixed(n)) => Ok(Some(*n)),
         Some(Seconds::Path(p)) => {
             let v = p.select(effective).ok_or_else(|| {
-                Failure::runtime(format!("The {field} '{p}' could not be found in the input"))
+                Failure::runtime(format!(
+                    "Invalid path '{p}' : {}",
+                    p.missing_reason(effective)
+                ))
             })?;
             v.as_u64().map(Some).ok_or_else(|| {
                 Failure::runtime(format!(
-                    "The {field} '{p}' does not select a non-negative integer: {v}"
+                    "The {field} field refers to value '{}' which is not a valid integer: {p}",
+                    plain(&v)
                 ))
             })
         }
     }
 }
 
+/// A value as AWS quotes it in a cause: strings without their JSON quotes.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The Wait state's times, with AWS's causes ("The SecondsPath parameter references a
+/// negative value: $.x == -1" and its siblings).
 fn wait_until(spec: &WaitSpec, effective: &Value, now: i64) -> Result<i64, Failure> {
-    let ts = |s: &str| -> Result<i64, Failure> {
-        choice::parse_timestamp(s)
-            .map(|t| t.timestamp_millis())
-            .ok_or_else(|| Failure::runtime(format!("'{s}' is not an RFC 3339 timestamp")))
-    };
     match spec {
         WaitSpec::Seconds(s) => Ok(now.saturating_add(secs_to_ms(*s))),
-        WaitSpec::Timestamp(t) => ts(t),
+        WaitSpec::Timestamp(t) => choice::parse_timestamp(t)
+            .map(|t| t.timestamp_millis())
+            .ok_or_else(|| Failure::runtime(format!("The Timestamp '{t}' is not valid"))),
         WaitSpec::SecondsPath(p) => {
             let v = p.select(effective).ok_or_else(|| {
                 Failure::runtime(format!(
-                    "The SecondsPath '{p}' could not be found in the input"
+                    "The SecondsPath parameter does not reference an input value: {p}"
                 ))
             })?;
-            let s = v.as_u64().ok_or_else(|| {
-                Failure::runtime(format!(
-                    "The SecondsPath '{p}' does not select a non-negative integer: {v}"
-                ))
-            })?;
-            Ok(now.saturating_add(secs_to_ms(s)))
+            match &v {
+                Value::Number(n) if n.as_u64().is_some() => {
+                    Ok(now.saturating_add(secs_to_ms(n.as_u64().unwrap_or_default())))
+                }
+                Value::Number(n) if n.as_i64().is_some() => Err(Failure::runtime(format!(
+                    "The SecondsPath parameter references a negative value: {p} == {n}"
+                ))),
+                other => Err(Failure::runtime(format!(
+                    "The SecondsPath parameter cannot be parsed as a long value: {p} == {}",
+                    plain(other)
+                ))),
+            }
         }
         WaitSpec::TimestampPath(p) => {
             let v = p.select(effective).ok_or_else(|| {
                 Failure::runtime(format!(
-                    "The TimestampPath '{p}' could not be found in the input"
+                    "The TimestampPath parameter does not reference an input value: {p}"
                 ))
             })?;
-            ts(v.as_str().unwrap_or_default())
+            v.as_str()
+                .and_then(choice::parse_timestamp)
+                .map(|t| t.timestamp_millis())
+                .ok_or_else(|| {
+                    Failure::runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {}",
+                        plain(&v)
+                    ))
+                })
         }
     }
 }
@@ -2049,6 +2399,59 @@ fn resolve_text(
     }
 }
 
+/// AWS's `States.Runtime` causes name the state and the event that entered it:
+/// "An error occurred while executing the state 'S' (entered at the event id #N). ..."
+/// (recorded on AWS, e.g. https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+/// lists States.Runtime; the cause text is what GetExecutionHistory shows).
+fn in_state(th: &Thread, mut f: Failure) -> Failure {
+    const PREFIX: &str = "An error occurred while executing the state '";
+    if f.error == names::RUNTIME {
+        let cause = f.cause.take().unwrap_or_default();
+        f.cause = Some(if cause.starts_with(PREFIX) {
+            cause
+        } else {
+            format!(
+                "{PREFIX}{}' (entered at the event id #{}). {cause}",
+                th.state, th.entered_event
+            )
+        });
+    }
+    f
+}
+
+/// "The maximum input or output size for a task, state, or execution is 256 KiB of data as a
+/// UTF-8 encoded string" (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html,
+/// "Quotas related to state throttling" / payload size). Counted without building the text.
+fn exceeds_payload_limit(v: &Value) -> bool {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            if self.0 > MAX_OUTPUT_BYTES {
+                // Stop serializing as soon as the answer is known.
+                return Err(std::io::Error::other("over the limit"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, v).is_err()
+}
+
+/// States.DataLimitExceeded, in the words AWS uses for an oversized task result (the
+/// documentation names the error, not its cause; DIFFERENCES.md says so).
+fn data_limit(what: &str) -> Failure {
+    Failure::new(
+        names::DATA_LIMIT_EXCEEDED,
+        format!(
+            "The {what} returned a result with a size exceeding the maximum number of bytes service limit."
+        ),
+    )
+}
+
 fn fail_thread(th: &mut Thread, f: Failure) {
     th.phase = Phase::Done(Err(f));
 }
@@ -2076,6 +2479,10 @@ fn push_event(ex: &mut Exec, previous: u64, now: i64, ty: &str, key: &str, detai
 }
 
 fn emit(ex: &mut Exec, th: &mut Thread, now: i64, ty: &str, key: &str, details: Value) {
+    if th.hidden {
+        th.last_event += 1;
+        return;
+    }
     let id = push_event(ex, th.last_event, now, ty, key, details);
     th.last_event = id;
 }

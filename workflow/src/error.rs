@@ -154,4 +154,5 @@ pub mod names {
     pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
     pub const BRANCH_FAILED: &str = "States.BranchFailed";
     pub const PERMISSIONS: &str = "States.Permissions";
+    pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
 }

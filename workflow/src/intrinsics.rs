@@ -169,6 +169,15 @@ impl Parser<'_> {
                                 .get(self.pos + 1)
                                 .copied()
                                 .ok_or("dangling '\\' in a string literal")?;
+                            // Only the reserved characters ' { } \ may be escaped
+                            // ("must be escaped using a backslash", intrinsic-functions.html,
+                            // "Reserved characters in intrinsic functions"); AWS refuses a
+                            // definition with any other escape.
+                            if !matches!(esc, '\'' | '{' | '}' | '\\') {
+                                return Err(format!(
+                                    "illegal escape '\\{esc}' in a string literal: only \\' \\{{ \\}} and \\\\ are allowed"
+                                ));
+                            }
                             // Keep the backslash before braces so States.Format can tell an
                             // escaped brace from a placeholder.
                             if esc == '{' || esc == '}' {
@@ -272,7 +281,7 @@ pub fn eval(
             };
             p.select(root).ok_or_else(|| {
                 Failure::runtime(format!(
-                    "The JSONPath '{p}' could not be found in the input '{}'",
+                    "The JsonPath argument for the field '{p}' could not be found in the input '{}'",
                     crate::path::truncate(&root.to_string())
                 ))
             })
@@ -292,6 +301,67 @@ fn as_int(f: &str, v: &Value) -> Result<i64, Failure> {
             .or_else(|| n.as_f64().filter(|x| x.fract() == 0.0).map(|x| x as i64))
             .ok_or_else(|| fail(f, format!("{n} is not an integer"))),
         other => Err(fail(f, format!("{other} is not an integer"))),
+    }
+}
+
+fn as_number(f: &str, v: &Value) -> Result<f64, Failure> {
+    v.as_f64()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| fail(f, format!("{v} is not a number")))
+}
+
+/// Java's `Math.round`: half up, towards positive infinity.
+fn round_half_up(x: f64) -> f64 {
+    (x + 0.5).floor()
+}
+
+fn as_rounded(f: &str, v: &Value) -> Result<i64, Failure> {
+    let x = round_half_up(as_number(f, v)?);
+    if x.abs() > 9.0e15 {
+        return Err(fail(f, format!("{v} is out of range")));
+    }
+    Ok(x as i64)
+}
+
+/// serde_json reads `-0` as the float `-0.0`; Jackson, which AWS parses with, reads it as the
+/// integer `0`. Only an integer literal is an integer: `-0.0` stays a float.
+fn jackson_number(text: &str, v: Value) -> Value {
+    match &v {
+        Value::Number(n) if n.is_f64() && n.as_f64() == Some(0.0) && text.trim() == "-0" => {
+            Value::from(0)
+        }
+        _ => v,
+    }
+}
+
+/// A value as Java's `toString` prints the parsed JSON that AWS formats: objects as
+/// `{key=value, ...}`, arrays as `[a, b]`, strings without quotes.
+fn java_string(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                java_string(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(fields) => {
+            out.push('{');
+            for (i, (k, item)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(k);
+                out.push('=');
+                java_string(item, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -339,7 +409,13 @@ fn call(
         "States.StringToJson" => {
             arity(name, &args, 1, 1)?;
             let s = as_str(name, a(0))?;
-            serde_json::from_str(s).map_err(|e| fail(name, format!("not JSON text: {e}")))
+            // AWS parses with Jackson: blank text is null, and -0 is the integer 0.
+            if s.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            let v: Value =
+                serde_json::from_str(s).map_err(|e| fail(name, format!("not JSON text: {e}")))?;
+            Ok(jackson_number(s, v))
         }
         "States.JsonToString" => {
             arity(name, &args, 1, 1)?;
@@ -456,8 +532,9 @@ fn call(
         }
         "States.MathRandom" => {
             arity(name, &args, 2, 3)?;
-            let start = as_int(name, a(0))?;
-            let end = as_int(name, a(1))?;
+            // Non-integer bounds are accepted and rounded, as in States.MathAdd.
+            let start = as_rounded(name, a(0))?;
+            let end = as_rounded(name, a(1))?;
             if end <= start {
                 return Err(fail(name, "end must be greater than start"));
             }
@@ -474,11 +551,14 @@ fn call(
         }
         "States.MathAdd" => {
             arity(name, &args, 2, 2)?;
-            let x = as_int(name, a(0))?;
-            let y = as_int(name, a(1))?;
-            x.checked_add(y)
-                .map(Value::from)
-                .ok_or_else(|| fail(name, "integer overflow"))
+            // AWS adds the numbers and rounds the sum half up: 1.49 + 1.49 = 3.
+            let x = as_number(name, a(0))?;
+            let y = as_number(name, a(1))?;
+            let sum = round_half_up(x + y);
+            if !(-2_147_483_648.0..=2_147_483_647.0).contains(&sum) {
+                return Err(fail(name, "the sum is outside the 32-bit integer range"));
+            }
+            Ok(Value::from(sum as i64))
         }
         "States.StringSplit" => {
             arity(name, &args, 2, 2)?;
@@ -567,16 +647,7 @@ fn format(
                 let v = next
                     .next()
                     .ok_or_else(|| fail(f, "more placeholders than arguments"))?;
-                match v {
-                    Value::String(s) => out.push_str(s),
-                    Value::Object(_) | Value::Array(_) => {
-                        return Err(fail(
-                            f,
-                            "arguments must be strings, numbers, booleans or null",
-                        ));
-                    }
-                    other => out.push_str(&other.to_string()),
-                }
+                java_string(v, &mut out);
                 i += 2;
             }
             (c, _) => {

@@ -13,6 +13,7 @@ pub mod choice;
 pub mod definition;
 pub mod engine;
 pub mod error;
+pub mod filter;
 pub mod history;
 pub mod integrations;
 pub mod intrinsics;

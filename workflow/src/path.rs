@@ -16,6 +16,8 @@ pub enum Segment {
     DescendantWildcard,
     Slice(Option<i64>, Option<i64>, Option<i64>),
     Union(Vec<Segment>),
+    /// `[?(...)]`: the elements of an array (or an object itself) that pass the filter.
+    Filter(Box<crate::filter::Filter>),
 }
 
 /// A parsed JSONPath; `context` is true for `$$` (the context object).
@@ -170,11 +172,64 @@ impl Path {
         for seg in &self.segments {
             let mut next = Vec::new();
             for v in current {
-                apply_segment(seg, v, &mut next);
+                apply_segment(seg, v, root, &mut next);
             }
             current = next;
         }
         Some(Value::Array(current.into_iter().cloned().collect()))
+    }
+
+    /// Why a definite path selects nothing from `root`, in the words of the Jayway JsonPath
+    /// library Step Functions evaluates paths with: a missing last step is
+    /// `No results for path: $['a']['x']`, a missing step before it is
+    /// `Missing property in path $['a']`.
+    pub fn missing_reason(&self, root: &Value) -> String {
+        let mut cur = Some(root);
+        let mut walked = String::from("$");
+        let last = self.segments.len().saturating_sub(1);
+        for (i, seg) in self.segments.iter().enumerate() {
+            let (step, next) = match seg {
+                Segment::Field(f) => (
+                    format!("['{f}']"),
+                    cur.and_then(Value::as_object).and_then(|o| o.get(f)),
+                ),
+                Segment::Index(n) => (
+                    format!("[{n}]"),
+                    cur.and_then(Value::as_array).and_then(|a| {
+                        let idx = if *n < 0 {
+                            a.len().checked_sub(usize::try_from(n.unsigned_abs()).ok()?)
+                        } else {
+                            usize::try_from(*n).ok()
+                        };
+                        a.get(idx?)
+                    }),
+                ),
+                _ => return format!("No results for path: {}", self.normalized()),
+            };
+            walked.push_str(&step);
+            if next.is_none() {
+                if i < last && matches!(seg, Segment::Field(_)) && cur.is_some_and(Value::is_object)
+                {
+                    return format!("Missing property in path {walked}");
+                }
+                return format!("No results for path: {}", self.normalized());
+            }
+            cur = next;
+        }
+        format!("No results for path: {}", self.normalized())
+    }
+
+    /// The path as Jayway prints it: `$['a'][0]['b']`.
+    pub fn normalized(&self) -> String {
+        let mut out = String::from(if self.context { "$$" } else { "$" });
+        for seg in &self.segments {
+            match seg {
+                Segment::Field(f) => out.push_str(&format!("['{f}']")),
+                Segment::Index(n) => out.push_str(&format!("[{n}]")),
+                _ => return self.text.clone(),
+            }
+        }
+        out
     }
 
     /// Writes `value` at this reference path inside `root`, creating missing objects on the way
@@ -266,9 +321,9 @@ fn parse_bracket(chars: &[char], open: usize, text: &str) -> Result<(Segment, us
             parts.push(Segment::Wildcard);
             i += 1;
         } else if c == '?' {
-            return Err(format!(
-                "path '{text}': filter expressions are not supported"
-            ));
+            let (filter, next) = parse_filter(chars, i, text)?;
+            parts.push(Segment::Filter(Box::new(filter)));
+            i = next;
         } else {
             let start = i;
             while chars
@@ -333,8 +388,55 @@ fn parse_bracket(chars: &[char], open: usize, text: &str) -> Result<(Segment, us
     Ok((seg, i))
 }
 
-fn apply_segment<'a>(seg: &Segment, v: &'a Value, out: &mut Vec<&'a Value>) {
+/// Reads `?(...)` starting at the `?`; returns the filter and the position after the `)`.
+fn parse_filter(
+    chars: &[char],
+    question: usize,
+    text: &str,
+) -> Result<(crate::filter::Filter, usize), String> {
+    if chars.get(question + 1) != Some(&'(') {
+        return Err(format!("path '{text}': expected '(' after '?'"));
+    }
+    let start = question + 2;
+    let mut i = start;
+    let mut depth = 1usize;
+    let mut quote: Option<char> = None;
+    while let Some(&c) = chars.get(i) {
+        if let Some(q) = quote {
+            if c == '\\' {
+                i += 1;
+            } else if c == q {
+                quote = None;
+            }
+        } else if c == '\'' || c == '"' {
+            quote = Some(c);
+        } else if c == '(' {
+            depth += 1;
+        } else if c == ')' {
+            depth -= 1;
+            if depth == 0 {
+                let inner: String = chars[start..i].iter().collect();
+                let filter =
+                    crate::filter::parse(&inner).map_err(|e| format!("path '{text}': {e}"))?;
+                return Ok((filter, i + 1));
+            }
+        }
+        i += 1;
+    }
+    Err(format!("path '{text}': unclosed filter expression"))
+}
+
+fn apply_segment<'a>(seg: &Segment, v: &'a Value, root: &Value, out: &mut Vec<&'a Value>) {
     match seg {
+        Segment::Filter(filter) => match v {
+            Value::Array(items) => out.extend(
+                items
+                    .iter()
+                    .filter(|item| crate::filter::test(filter, item, root)),
+            ),
+            Value::Object(_) if crate::filter::test(filter, v, root) => out.push(v),
+            _ => {}
+        },
         Segment::Field(f) => {
             if let Some(x) = v.as_object().and_then(|o| o.get(f)) {
                 out.push(x);
@@ -401,7 +503,7 @@ fn apply_segment<'a>(seg: &Segment, v: &'a Value, out: &mut Vec<&'a Value>) {
         }
         Segment::Union(parts) => {
             for p in parts {
-                apply_segment(p, v, out);
+                apply_segment(p, v, root, out);
             }
         }
     }
@@ -436,16 +538,27 @@ pub enum PathField {
 
 impl PathField {
     /// `InputPath`/`OutputPath`: select, or `{}` for null.
-    pub fn select_input(&self, value: &Value, field: &str) -> Result<Value, Failure> {
+    /// `_field` names the field for the caller's reading; AWS's cause does not repeat it.
+    pub fn select_input(&self, value: &Value, _field: &str) -> Result<Value, Failure> {
         match self {
             PathField::Default => Ok(value.clone()),
             PathField::Null => Ok(Value::Object(Map::new())),
-            PathField::Path(p) => p.select(value).ok_or_else(|| {
-                Failure::runtime(format!(
-                    "Invalid path '{p}' : The {field} '{p}' could not be found in the input '{}'",
-                    truncate(&value.to_string())
-                ))
-            }),
+            PathField::Path(p) => p.select(value).ok_or_else(|| invalid_path(p, value)),
+        }
+    }
+
+    /// `InputPath`/`OutputPath`/`ItemsPath` that may read the context object (`$$...`).
+    pub fn select_input_with_context(
+        &self,
+        value: &Value,
+        context: &Value,
+        field: &str,
+    ) -> Result<Value, Failure> {
+        match self {
+            PathField::Path(p) if p.context => {
+                p.select(context).ok_or_else(|| invalid_path(p, context))
+            }
+            other => other.select_input(value, field),
         }
     }
 
@@ -461,6 +574,12 @@ impl PathField {
             }),
         }
     }
+}
+
+/// AWS's cause for a path field that selects nothing
+/// (`Invalid path '$.Payload' : No results for path: $['Payload']`).
+fn invalid_path(p: &Path, root: &Value) -> Failure {
+    Failure::runtime(format!("Invalid path '{p}' : {}", p.missing_reason(root)))
 }
 
 pub(crate) fn truncate(s: &str) -> String {
@@ -537,7 +656,20 @@ pub fn eval_dynamic(
         })
     } else {
         let expr = intrinsics::parse(s).map_err(Failure::intrinsic)?;
-        intrinsics::eval(&expr, scope, rng)
+        // AWS names the whole call around a missing argument: "The function
+        // 'States.Array($.x)' had the following error: The JsonPath argument for the field
+        // '$.x' could not be found in the input '...'".
+        intrinsics::eval(&expr, scope, rng).map_err(|mut f| {
+            if f.error == crate::error::names::RUNTIME
+                && let Some(cause) = &f.cause
+                && cause.starts_with("The JsonPath argument")
+            {
+                f.cause = Some(format!(
+                    "The function '{s}' had the following error: {cause}"
+                ));
+            }
+            f
+        })
     }
 }
 
@@ -633,7 +765,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_paths() {
-        for bad in ["a.b", "$.", "$[", "$['x'", "$.a[?(@.b)]", "$.a]"] {
+        for bad in [
+            "a.b",
+            "$.",
+            "$[",
+            "$['x'",
+            "$.a[?(@.b ==)]",
+            "$.a[?(@.b)",
+            "$.a]",
+        ] {
             assert!(Path::parse(bad).is_err(), "{bad} should not parse");
         }
     }

@@ -1,31 +1,27 @@
-//! Runs the independent `asl-validator` over the trip saga's definition when
-//! `TRIP_ASL_VALIDATOR=1` (the README's test command sets it and installs the pinned
-//! asl-validator with the CDK app's npm packages).
+//! Runs the independent `asl-validator` (pinned in infra/package.json) over the trip saga's
+//! definition. It needs the CDK app's npm packages, so a plain `cargo test` leaves it out
+//! (ignored, with the reason); scripts/test.sh installs them and runs it with
+//! `--run-ignored only`, and then a missing validator is a failure, not a pass.
 
 use std::process::Command;
 
 #[test]
+#[ignore = "needs infra/node_modules (npm ci --prefix infra); scripts/test.sh runs it"]
 fn trip_saga_passes_asl_validator() {
-    if std::env::var("TRIP_ASL_VALIDATOR").ok().as_deref() != Some("1") {
-        eprintln!("skipped: set TRIP_ASL_VALIDATOR=1 to run asl-validator");
-        return;
-    }
     // Given the definition file, When asl-validator checks it
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/trip-saga.asl.json");
     let pinned = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../infra/node_modules/.bin/asl-validator"
     );
-    let out = if std::path::Path::new(pinned).exists() {
-        Command::new(pinned).args(["--json-path", path]).output()
-    } else {
-        Command::new("npx")
-            .args(["--yes", "asl-validator@4.0.0", "--json-path", path])
-            .output()
-    }
-    .expect(
-        "asl-validator (npm ci --prefix infra) or npx must be available when TRIP_ASL_VALIDATOR=1",
+    assert!(
+        std::path::Path::new(pinned).exists(),
+        "{pinned} is missing: run `npm ci --prefix infra` first"
     );
+    let out = Command::new(pinned)
+        .args(["--json-path", path])
+        .output()
+        .expect("asl-validator runs");
     // Then it is valid
     assert!(
         out.status.success(),

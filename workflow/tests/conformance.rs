@@ -838,7 +838,7 @@ fn definition_errors_name_the_state_and_field() {
             "state 'A' field 'HeartbeatSeconds'",
         ),
         (
-            json!({"StartAt": "A", "States": {"A": {"Type": "Map", "End": true, "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "X", "States": {"X": {"Type": "Succeed"}}}}}}),
+            json!({"StartAt": "A", "States": {"A": {"Type": "Map", "End": true, "ItemProcessor": {"ProcessorConfig": {"Mode": "PARALLEL"}, "StartAt": "X", "States": {"X": {"Type": "Succeed"}}}}}}),
             "ProcessorConfig",
         ),
         (

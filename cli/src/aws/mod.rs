@@ -28,38 +28,43 @@ pub use outputs::{Deployed, pascal};
 
 use crate::{Command, Ctx, exit};
 
-/// The global `--aws` switches.
+/// The `--aws` switches, on the verbs that take them (book, put-events, watch, status, replay).
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "AWS (--aws, needs a build with `--features aws`)")]
 pub struct AwsArgs {
-    /// Run against the stack deployed by `cdk deploy` instead of the embedded runtime
-    /// (book, put-events, watch, status, replay).
-    #[arg(long, global = true)]
+    /// Run against the stack deployed by `cdk deploy` instead of the embedded runtime.
+    #[arg(long)]
     pub aws: bool,
     /// The stack outputs written by `cdk deploy --outputs-file cdk-outputs.json`.
     #[arg(
         long,
-        global = true,
         value_name = "FILE",
         env = "TRIP_CDK_OUTPUTS",
         default_value = "cdk-outputs.json"
     )]
     pub outputs: PathBuf,
     /// The stack to read in the outputs file (default: the first one).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     pub stack: Option<String>,
     /// The event bus (overrides the outputs' EventBusName).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     pub event_bus: Option<String>,
     /// The saga's state machine (overrides the outputs' StateMachineArn).
-    #[arg(long, global = true, value_name = "ARN")]
+    #[arg(long, value_name = "ARN")]
     pub state_machine_arn: Option<String>,
     /// The catch-all events log group (overrides the outputs' EventsLogGroupName).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     pub log_group: Option<String>,
     /// The events archive (overrides the outputs' ArchiveArn).
-    #[arg(long, global = true, value_name = "ARN")]
+    #[arg(long, value_name = "ARN")]
     pub archive_arn: Option<String>,
+    /// The AWS profile to use, as the AWS CLI's `--profile` (default: AWS_PROFILE, then
+    /// `default`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The AWS region, as the AWS CLI's `--region` (default: AWS_REGION, then the profile's).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
 }
 
 /// Runs `command` against AWS and turns the result into the process's exit code.
@@ -67,7 +72,11 @@ pub fn main(ctx: &Ctx, args: &AwsArgs, command: Command) -> ExitCode {
     match run(ctx, args, command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("{} {e:#}", ctx.out.bad("error:"));
+            eprintln!(
+                "{} {}",
+                ctx.out.bad("error:"),
+                crate::output::error_text(&e)
+            );
             ExitCode::from(exit::ERROR)
         }
     }
@@ -88,7 +97,14 @@ fn run(ctx: &Ctx, args: &AwsArgs, command: Command) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(p) = &args.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &args.region {
+            loader = loader.region(aws_config::Region::new(r.clone()));
+        }
+        let config = loader.load().await;
         let aws = Aws {
             events: aws_sdk_eventbridge::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
@@ -173,14 +189,18 @@ mod without_the_feature {
         let ctx = Ctx {
             store: None,
             store_given: false,
+            durability: trip_local::Durability::default(),
             out: Output {
                 color: false,
                 json: false,
             },
+            definition: None,
+            routing: None,
         };
         let args = <crate::Cli as clap::Parser>::parse_from(["trip", "status", "--aws", "T"]);
-        assert!(args.aws.aws);
-        let err = run(&ctx, &args.aws, args.command).unwrap_err().to_string();
+        let aws = args.command.aws_args().cloned().unwrap();
+        assert!(aws.aws);
+        let err = run(&ctx, &aws, args.command).unwrap_err().to_string();
         assert!(err.contains("cargo run --features aws"), "{err}");
         assert!(
             err.contains("cargo install --path cli --features aws"),

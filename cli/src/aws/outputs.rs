@@ -179,6 +179,8 @@ mod tests {
             state_machine_arn: None,
             log_group: None,
             archive_arn: None,
+            profile: None,
+            region: None,
         }
     }
 

@@ -8,6 +8,8 @@ use trip_local::cost::{
     measure, measure_demo, optional_extras, price, price_demo,
 };
 
+use trip_local::bench::TripShape;
+
 use crate::{Ctx, exit};
 
 #[derive(Args)]
@@ -21,9 +23,14 @@ pub struct CostArgs {
     /// Trips in flight together (1: every Lambda batch holds one record, a quiet system).
     #[arg(long, default_value_t = 1)]
     pub concurrency: usize,
-    /// Price Lambda duration at the arm64 rate.
-    #[arg(long)]
-    pub arm64: bool,
+    /// The trips: `readme` (the README's sample: 4 nights, a return flight for 2, a 4-day
+    /// car) or `small` (1 night, one way, 1 day).
+    #[arg(long, default_value_t = TripShape::Readme)]
+    pub shape: TripShape,
+    /// The Lambdas' architecture: the stack deploys arm64 unless its context says
+    /// `arch=x86_64`.
+    #[arg(long, default_value = "arm64", value_parser = ["arm64", "x86_64"])]
+    pub arch: String,
 }
 
 fn print_bill(title: &str, bill: &Bill) {
@@ -57,7 +64,7 @@ fn print_bill(title: &str, bill: &Bill) {
 pub fn cost(ctx: &Ctx, args: CostArgs) -> anyhow::Result<u8> {
     let prices = US_EAST_1;
     let assumptions = Assumptions {
-        arm64: args.arm64,
+        arm64: args.arch == "arm64",
         ..Assumptions::default()
     };
     let demo_assumptions = DemoAssumptions::default();
@@ -66,6 +73,7 @@ pub fn cost(ctx: &Ctx, args: CostArgs) -> anyhow::Result<u8> {
             trips: args.trips,
             failure_rate,
             concurrency: args.concurrency,
+            shape: args.shape,
             seed: 1,
         })
     };
@@ -88,6 +96,8 @@ pub fn cost(ctx: &Ctx, args: CostArgs) -> anyhow::Result<u8> {
     if ctx.out.json {
         ctx.out.print_json(&json!({
             "trips": args.trips,
+            "shape": args.shape,
+            "arch": args.arch,
             "failureRate": args.failure_rate,
             "concurrency": args.concurrency,
             "prices": prices,
@@ -105,12 +115,14 @@ pub fn cost(ctx: &Ctx, args: CostArgs) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     println!(
-        "{} trips through the embedded runtime (memory, virtual clock, {} in flight); us-east-1 \
-         list prices; Lambda {} MB {}",
+        "{} trips of the {} shape ({} inventory holds each) through the embedded runtime \
+         (memory, virtual clock, {} in flight); us-east-1 list prices; Lambda {} MB {}",
         args.trips,
+        args.shape,
+        args.shape.holds(),
         args.concurrency,
         assumptions.lambda_memory_mb,
-        if args.arm64 { "arm64" } else { "x86_64" }
+        args.arch
     );
     print_bill("This design, happy path (all booked):", &happy_bill);
     print_bill(

@@ -2,18 +2,21 @@
 
 use clap::Args;
 use serde_json::json;
-use trip_local::pattern::test_event_pattern as matches;
+use trip_local::pattern::{PatternError, test_event_pattern as matches};
 
 use super::json_arg;
 use crate::{Ctx, exit};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip test-event-pattern --event-pattern '{\"source\":[{\"prefix\":\"trip.\"}]}' \\\n      --event file://event.json"
+)]
 pub struct TestEventPatternArgs {
     /// The pattern: JSON, or file://path.
     #[arg(long)]
     pub event_pattern: String,
-    /// The event (a full envelope with id, account, source, time, region, resources,
-    /// detail-type): JSON, or file://path.
+    /// The event (an envelope with id, account, source, time, region and detail-type;
+    /// resources may be left out, as on AWS): JSON, or file://path.
     #[arg(long)]
     pub event: String,
 }
@@ -28,7 +31,12 @@ pub fn test_event_pattern(ctx: &Ctx, args: TestEventPatternArgs) -> anyhow::Resu
             Ok(exit::OK)
         }
         Err(e) => {
-            eprintln!("{} {e}", ctx.out.bad("InvalidEventPatternException:"));
+            // AWS's code and message first; for a refused event, the check that failed after.
+            let code = format!("{}:", e.aws_error_code());
+            eprintln!("{} {e}", ctx.out.bad(&code));
+            if let PatternError::InvalidEvent { reason } = &e {
+                eprintln!("  ({reason})");
+            }
             Ok(exit::REJECTED)
         }
     }

@@ -131,6 +131,10 @@ fn rates(args: &SimulateArgs) -> anyhow::Result<Option<FaultRates>> {
     if r.cancel_error >= 1.0 || r.store_error >= 1.0 || r.publish_error >= 1.0 {
         bail!("a rate of 1 for cancel, store or publish errors never lets a saga end");
     }
+    // A crash before every step restarts the runtime forever without running one.
+    if r.process_crash >= 1.0 {
+        bail!("a process-crash rate of 1 crashes before every step, so no saga ever runs");
+    }
     Ok((r != FaultRates::NONE).then_some(r))
 }
 

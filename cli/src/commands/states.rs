@@ -11,6 +11,9 @@ use super::json_arg;
 use crate::{Ctx, exit};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip states run workflow/trip-saga.asl.json --input file://input.json --responses responses.json\n  trip states run my-machine.asl.json --input '{\"n\": 1}' --json"
+)]
 pub struct StatesArgs {
     #[command(subcommand)]
     pub action: StatesAction,
@@ -22,6 +25,7 @@ pub enum StatesAction {
     /// file; print the execution history and the final status and output.
     Run {
         /// The definition (JSON file).
+        #[arg(id = "definition_file", value_name = "DEFINITION")]
         definition: String,
         /// The execution input: JSON, or file://path.
         #[arg(long, default_value = "{}")]
@@ -69,7 +73,11 @@ pub fn states(ctx: &Ctx, args: StatesArgs) -> anyhow::Result<u8> {
     if out.json {
         out.print_json(&run.to_json());
     } else {
-        out.print_json(&run.history);
+        let events = run.history["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        print!("{}", crate::history::render(&out, &events));
         println!();
         println!("{} {}", out.bold("status:"), run.status);
         println!("{} {}", out.bold("state transitions:"), run.transitions);

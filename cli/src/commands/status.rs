@@ -7,20 +7,30 @@ use trip_events::{DetailType, Service};
 use trip_local::runtime::{TripStatus, fmt_ms};
 use trip_local::{LoggedEvent, TripOutcome};
 
-use super::open_runtime;
+use super::open_runtime_read_only;
 use crate::timeline::Timeline;
 use crate::{Ctx, exit};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  trip status trip-lisbon-0001\n  trip status trip-lisbon-0002 --history\n  trip status trip-lisbon-0002 --graph > saga.mmd\n  trip status trip-lisbon-0002 --mermaid"
+)]
 pub struct StatusArgs {
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
     /// The trip's id (its saga's execution name).
     pub trip_id: String,
     /// Render the trip as a Mermaid sequence diagram instead.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["json", "graph"])]
     pub mermaid: bool,
-    /// Include the full execution history (GetExecutionHistory's events).
+    /// Include the execution history, one line per event as the Step Functions console
+    /// lists it (state, type, elapsed, error and cause).
     #[arg(long)]
     pub history: bool,
+    /// Render the state machine as a Mermaid flowchart with the path this trip took and
+    /// where it failed, like the console's graph view.
+    #[arg(long, conflicts_with = "json")]
+    pub graph: bool,
 }
 
 fn participant(source: &str) -> &'static str {
@@ -98,14 +108,22 @@ pub fn mermaid(status: &TripStatus) -> String {
 }
 
 pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
-    let rt = open_runtime(ctx)?;
+    let rt = open_runtime_read_only(ctx)?;
     let st = rt.status(&args.trip_id);
     if st.events.is_empty() && st.execution.is_none() {
-        bail!("no trip {:?} in this store", args.trip_id);
+        bail!(
+            "no trip {:?} in this store (`trip list` shows the trips it holds)",
+            crate::output::printable(&args.trip_id)
+        );
     }
     let out = ctx.out;
     if args.mermaid {
         println!("{}", mermaid(&st));
+        return Ok(exit::OK);
+    }
+    if args.graph {
+        let definition: serde_json::Value = serde_json::from_str(rt.definition())?;
+        print!("{}", crate::graph::flowchart(&definition, &st.history)?);
         return Ok(exit::OK);
     }
     if out.json {
@@ -125,6 +143,7 @@ pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
         }) => out.bad(&crate::timeline::stuck_label(stuck_step, still_held)),
         None => out.warn("IN PROGRESS"),
     };
+    let in_flight = st.outcome.is_none();
     println!("{} {}  {outcome}", out.bold("trip"), out.trip(&st.trip_id));
     if let Some(ex) = &st.execution {
         println!(
@@ -180,14 +199,7 @@ pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
     }
     if args.history {
         println!("\n{}", out.bold("execution history"));
-        for h in &st.history {
-            println!(
-                "  {:>3}  {}  {}",
-                h["id"],
-                h["timestamp"].as_str().unwrap_or_default(),
-                h["type"].as_str().unwrap_or_default()
-            );
-        }
+        print!("{}", crate::history::render(&out, &st.history));
     } else if !st.history.is_empty() {
         println!(
             "\n{} history events (--history to list them); started {}",
@@ -196,6 +208,12 @@ pub fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
                 .first()
                 .map(|e| fmt_ms(e.put_at))
                 .unwrap_or_default()
+        );
+    }
+    if in_flight {
+        println!(
+            "\n{} this saga is in flight: `trip resume` finishes it",
+            out.warn("note:")
         );
     }
     Ok(exit::OK)

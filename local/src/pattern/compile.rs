@@ -236,7 +236,8 @@ impl Compiler {
                 }
             };
             self.path.pop();
-            matcher.fields.push((name.as_str().into(), field));
+            let (first, field) = split_dotted(name, field);
+            matcher.fields.push((first.into(), field));
         }
         Ok(matcher)
     }
@@ -691,6 +692,23 @@ impl Compiler {
             ))
         })
     }
+}
+
+/// Ruler joins nested keys with dots, so a pattern key `"state.status"` is the path `state` ->
+/// `status` (event-ruler README, "Compiled rules and JSON keys with dots"). The field is
+/// wrapped in one object matcher per segment after the first; two spellings of one path are
+/// then two entries that must both match.
+fn split_dotted(name: &str, field: FieldMatcher) -> (&str, FieldMatcher) {
+    let mut segments = name.split('.');
+    let first = segments.next().unwrap_or(name);
+    let rest: Vec<&str> = segments.collect();
+    let field = rest.iter().rev().fold(field, |inner, segment| {
+        FieldMatcher::Object(ObjectMatcher {
+            fields: vec![((*segment).into(), inner)],
+            any_of: Vec::new(),
+        })
+    });
+    (first, field)
 }
 
 enum Expression {

@@ -15,6 +15,8 @@
 //! ```
 
 mod compile;
+mod complexity;
+mod dotted;
 mod eval;
 
 use std::fmt;
@@ -30,16 +32,14 @@ pub const MAX_PATTERN_CHARS: usize = 4096;
 /// inclusive, with 15 digits of precision, or six digits to the right of the decimal point").
 pub const NUMERIC_LIMIT: f64 = 5.0e9;
 
-/// Envelope fields that `TestEventPattern` documents as mandatory in the event it tests.
-pub const REQUIRED_TEST_EVENT_FIELDS: [&str; 7] = [
-    "id",
-    "account",
-    "source",
-    "time",
-    "region",
-    "resources",
-    "detail-type",
-];
+/// Envelope fields an event handed to `TestEventPattern` must have. The API reference also
+/// lists `resources`, but the service does not enforce it (nor does `PutEvents`), so neither
+/// do we: a missing `resources` is simply a field the event does not have.
+pub const REQUIRED_TEST_EVENT_FIELDS: [&str; 6] =
+    ["id", "account", "source", "time", "region", "detail-type"];
+
+/// What `TestEventPattern` answers for an event it refuses (a `ValidationException`).
+pub const INVALID_EVENT_MESSAGE: &str = "Parameter Event is not valid.";
 
 /// Why a pattern (or, for [`test_event_pattern`], the event) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,8 +55,20 @@ pub enum PatternError {
     #[error("invalid event pattern{}: {reason}", at_path(.path))]
     Invalid { path: String, reason: String },
     /// The event handed to [`test_event_pattern`] is not one `TestEventPattern` accepts.
-    #[error("invalid event: {reason}")]
+    /// Displays as AWS's message; `reason` says which check failed, for humans.
+    #[error("{INVALID_EVENT_MESSAGE}")]
     InvalidEvent { reason: String },
+}
+
+impl PatternError {
+    /// The error code EventBridge answers with: `ValidationException` for a refused event,
+    /// `InvalidEventPatternException` for a refused pattern.
+    pub fn aws_error_code(&self) -> &'static str {
+        match self {
+            PatternError::InvalidEvent { .. } => "ValidationException",
+            _ => "InvalidEventPatternException",
+        }
+    }
 }
 
 fn at_path(path: &str) -> String {
@@ -88,6 +100,7 @@ impl EventPattern {
             });
         }
         let root = compile::compile_root(pattern)?;
+        complexity::check(pattern)?;
         Ok(Self {
             root,
             source: pattern.clone(),
@@ -95,9 +108,13 @@ impl EventPattern {
     }
 
     /// Whether `event` (a full EventBridge envelope: `source`, `detail-type`, `detail`, ...)
-    /// matches this pattern. Never panics and does not allocate.
+    /// matches this pattern. Never panics; allocates only for an event with dotted keys,
+    /// which EventBridge reads as paths (`"state.status"` is `state` -> `status`).
     pub fn matches(&self, event: &Value) -> bool {
-        eval::matches_root(&self.root, event)
+        match dotted::expand(event) {
+            std::borrow::Cow::Borrowed(event) => eval::matches_root(&self.root, event),
+            std::borrow::Cow::Owned(expanded) => eval::matches_root(&self.root, &expanded),
+        }
     }
 
     /// The pattern as it was given, for display and for comparing with deployed rules.
@@ -132,6 +149,7 @@ impl fmt::Display for EventPattern {
 
 /// Like `aws events test-event-pattern`: compiles `pattern_json`, checks that `event_json` is
 /// an event with the envelope fields `TestEventPattern` requires, and says whether it matches.
+/// The pattern is checked first, as AWS does.
 pub fn test_event_pattern(pattern_json: &str, event_json: &str) -> Result<bool, PatternError> {
     let pattern = EventPattern::from_str(pattern_json)?;
     let event: Value =
@@ -155,19 +173,23 @@ fn check_test_event(event: &Value) -> Result<(), PatternError> {
                     reason: format!("missing required field \"{name}\""),
                 });
             }
-            Some(Value::Array(_)) if name == "resources" => {}
-            Some(_) if name == "resources" => {
-                return Err(PatternError::InvalidEvent {
-                    reason: "field \"resources\" must be an array".to_owned(),
-                });
-            }
+            // AWS accepts an envelope field given as an array (of strings) and matches the
+            // pattern against its elements, like any event array.
             Some(Value::String(_)) => {}
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
             Some(_) => {
                 return Err(PatternError::InvalidEvent {
-                    reason: format!("field \"{name}\" must be a string"),
+                    reason: format!("field \"{name}\" must be a string or an array of strings"),
                 });
             }
         }
+    }
+    if let Some(resources) = fields.get("resources")
+        && !matches!(resources, Value::Array(_))
+    {
+        return Err(PatternError::InvalidEvent {
+            reason: "field \"resources\" must be an array".to_owned(),
+        });
     }
     Ok(())
 }
