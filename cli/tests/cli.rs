@@ -467,3 +467,36 @@ fn states_run_handles_parallel_map_choice_and_intrinsics() {
         "Hello Ada, trip trip-1 costs 120"
     );
 }
+
+/// Issue 13: task tokens are secrets (whoever holds one can answer the workflow); `trip watch
+/// --json` prints them masked unless `--show-tokens` asks for them.
+#[test]
+fn watch_masks_task_tokens_unless_asked() {
+    let t = Trip::new();
+    let (code, out) = t.book("book-trip.json");
+    assert_eq!(code, 0, "{out}");
+    let tokens = |args: &[&str]| -> Vec<String> {
+        let out = t.run(args);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| {
+                v.pointer("/detail/metadata/taskToken")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let masked = tokens(&["--json", "watch"]);
+    assert!(
+        masked.len() >= 6,
+        "commands and answers carry tokens: {masked:?}"
+    );
+    assert!(masked.iter().all(|t| t == "****"), "{masked:?}");
+    let shown = tokens(&["--json", "watch", "--show-tokens"]);
+    assert_eq!(shown.len(), masked.len());
+    assert!(
+        shown.iter().all(|t| t != "****" && t.len() > 8),
+        "{shown:?}"
+    );
+}

@@ -152,6 +152,27 @@ impl LoggedEvent {
     }
 }
 
+/// What a masked task token reads as.
+pub const MASKED_TOKEN: &str = "****";
+
+/// Replaces every `taskToken` in an event's JSON by [`MASKED_TOKEN`]: a token is a secret
+/// (whoever holds it can answer the workflow), so what people read shows none.
+pub fn mask_task_tokens(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "taskToken" && x.is_string() {
+                    *x = Value::String(MASKED_TOKEN.to_owned());
+                } else {
+                    mask_task_tokens(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(mask_task_tokens),
+        _ => {}
+    }
+}
+
 pub fn fmt_ms(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))

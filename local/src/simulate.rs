@@ -581,6 +581,12 @@ pub fn log_digest(rt: &Runtime) -> String {
 
 /// Runs one seed.
 pub fn simulate(options: &SimOptions) -> Result<SimReport, SimError> {
+    simulate_keeping(options).map(|(report, _)| report)
+}
+
+/// [`simulate`], handing back the runtime too (its store is gone once the report is made,
+/// unless `options.store` keeps it; what it holds in memory stays readable).
+fn simulate_keeping(options: &SimOptions) -> Result<(SimReport, Runtime), SimError> {
     let (path, _guard) = match &options.store {
         Some(p) => {
             if p.exists() {
@@ -672,7 +678,7 @@ pub fn simulate(options: &SimOptions) -> Result<SimReport, SimError> {
             .entry(class.to_owned())
             .or_default() += 1;
     }
-    Ok(report)
+    Ok((report, rt))
 }
 
 /// Everything the simulation checks after a run, beyond [`Runtime::check_invariants`]:
@@ -868,6 +874,104 @@ pub fn check(
             }
         })
         .collect()
+}
+
+/// One trip whose outcome under faults differs from its fault-free outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeMismatch {
+    pub seed: u64,
+    pub trip_id: String,
+    pub faultless: String,
+    pub with_faults: String,
+    pub rerun: String,
+}
+
+/// What [`outcome_property`] found for one seed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyReport {
+    pub seed: u64,
+    pub trips: usize,
+    /// Fault kind -> times injected (in the run with faults).
+    pub faults: BTreeMap<String, u64>,
+    pub mismatches: Vec<OutcomeMismatch>,
+    /// The invariant violations of either run.
+    pub violations: Vec<SimViolation>,
+}
+
+/// A trip's outcome as the property compares it: the class and, for a failure, the step
+/// that failed (a transient fault must not move a failure to another step either).
+fn compared_outcome(rt: &Runtime, trip: &str) -> String {
+    match rt.trip_outcome(trip) {
+        Some(TripOutcome::Failed { failed_step, .. }) => format!("failed at {failed_step}"),
+        Some(o) => class_of(&o).to_owned(),
+        None => "unfinished".to_owned(),
+    }
+}
+
+/// The simulation's outcome property (issue 13): with only transient faults (duplicates,
+/// delays and reordering, process and handler crashes, transient store and publish errors,
+/// failing compensations, lost callbacks, workflow putEvents errors — each within the retry
+/// budgets of `events/routing.json` and the ASL file, which the runtime uses as they are),
+/// every trip ends as it ends in a fault-free run of the same seed: business failures come
+/// only from the inventory.
+///
+/// The trips of a capacity race are compared as a group: faults may change which of them
+/// gets the last units (arrival order is not part of the plan), not how many are booked.
+pub fn outcome_property(
+    seed: u64,
+    trips: usize,
+    faults: FaultRates,
+) -> Result<PropertyReport, SimError> {
+    let mut clean = SimOptions::new(seed, trips);
+    clean.faults = None;
+    let mut faulty = SimOptions::new(seed, trips);
+    faulty.faults = Some(faults);
+    let (a, rt_a) = simulate_keeping(&clean)?;
+    let (b, rt_b) = simulate_keeping(&faulty)?;
+    let plan = plan(seed, trips);
+    let mut mismatches = Vec::new();
+    let mut race_booked: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+    for t in &plan.trips {
+        let (x, y) = (
+            compared_outcome(&rt_a, &t.trip_id),
+            compared_outcome(&rt_b, &t.trip_id),
+        );
+        if let Some(g) = t.race {
+            let e = race_booked.entry(g).or_default();
+            e.0 += usize::from(x == "booked");
+            e.1 += usize::from(y == "booked");
+            continue;
+        }
+        if x != y {
+            mismatches.push(OutcomeMismatch {
+                seed,
+                trip_id: t.trip_id.clone(),
+                faultless: x,
+                with_faults: y,
+                rerun: faulty.rerun_command(),
+            });
+        }
+    }
+    for (g, (x, y)) in race_booked {
+        if x != y {
+            mismatches.push(OutcomeMismatch {
+                seed,
+                trip_id: format!("race group {g}"),
+                faultless: format!("{x} booked"),
+                with_faults: format!("{y} booked"),
+                rerun: faulty.rerun_command(),
+            });
+        }
+    }
+    Ok(PropertyReport {
+        seed,
+        trips: b.trips,
+        faults: b.faults,
+        mismatches,
+        violations: a.violations.into_iter().chain(b.violations).collect(),
+    })
 }
 
 #[cfg(test)]

@@ -30,6 +30,19 @@ pub struct WatchArgs {
     /// With --aws: how far back the log group is read (30s, 10m, 2h, 1d or an RFC 3339 time).
     #[arg(long, default_value = "1h")]
     pub since: String,
+    /// Print task tokens as they are (masked by default: whoever holds a token can answer the
+    /// workflow).
+    #[arg(long)]
+    pub show_tokens: bool,
+}
+
+/// An event as `trip watch --json` prints it: the export line, tokens masked unless asked.
+fn json_line(e: &LoggedEvent, show_tokens: bool) -> serde_json::Value {
+    let mut v = e.to_export_json();
+    if !show_tokens {
+        trip_local::runtime::mask_task_tokens(&mut v);
+    }
+    v
 }
 
 /// Waits until `path` exists; false when `idle_exit` seconds (0: never) pass first.
@@ -146,7 +159,7 @@ pub fn watch(ctx: &Ctx, args: WatchArgs) -> anyhow::Result<u8> {
     }
     if out.json {
         for e in &events {
-            println!("{}", e.to_export_json());
+            println!("{}", json_line(e, args.show_tokens));
         }
     } else if args.follow {
         for e in &events {
@@ -179,7 +192,7 @@ pub fn watch(ctx: &Ctx, args: WatchArgs) -> anyhow::Result<u8> {
             after = row.seq;
             let e = to_logged(row)?;
             if out.json {
-                println!("{}", e.to_export_json());
+                println!("{}", json_line(&e, args.show_tokens));
             } else {
                 println!("{}", timeline.line_with_time(&out, &e));
                 print_outcome(&out, &e);
