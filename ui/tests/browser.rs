@@ -291,9 +291,9 @@ fn one_trip_shows_its_graph_timeline_history_and_bookings() {
         ),
         serde_json::json!(["BookCar"])
     );
-    assert_eq!(count(&tab, "#graph g.node[data-mark=compensation]"), 6);
+    assert_eq!(count(&tab, "#graph g.node[data-mark=compensation]"), 7);
     assert_eq!(count(&tab, "#graph g.node[data-mark=visited]"), 2);
-    assert_eq!(count(&tab, "#graph path.edge.taken"), 8);
+    assert_eq!(count(&tab, "#graph path.edge.taken"), 9);
     // The history table has every entry of the execution, with the failure's error.
     let api: Value = serde_json::from_str(
         &ureq::get(format!("{}api/trips/{COMPENSATED}", c.ui.url()))
