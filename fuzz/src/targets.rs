@@ -390,10 +390,19 @@ pub fn runtime(data: &[u8]) {
             .unwrap_or(&env.id)
             .to_owned();
         let outcome = env.trip_id().and_then(|t| rt.trip_outcome(t));
-        let saga = matches!(
-            outcome,
-            Some(TripOutcome::Booked | TripOutcome::Failed { .. } | TripOutcome::Stuck { .. })
-        ) as usize;
+        // The saga answers the request that started it, and a repeat of that same request
+        // (its outcome is published again); a different request under a used tripId is
+        // rejected instead, so the trip's outcome is not its answer.
+        let execution = env.trip_id().and_then(|t| rt.describe_execution(t));
+        let answered_by_saga = execution.is_some_and(|x| {
+            x.input.pointer("/metadata/correlationId") == Some(&Value::from(correlation.as_str()))
+                || trip_booking::requests::same_request(&env.detail, &x.input.to_string())
+        });
+        let saga = (answered_by_saga
+            && matches!(
+                outcome,
+                Some(TripOutcome::Booked | TripOutcome::Failed { .. } | TripOutcome::Stuck { .. })
+            )) as usize;
         let rejected = rt
             .log()
             .iter()
