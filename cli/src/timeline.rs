@@ -38,6 +38,23 @@ pub fn saga_progress(
     (live, bar)
 }
 
+/// A stuck compensation as the summaries of `trip book` and `trip book --aws` print it, up to
+/// what each adds after it (duration, transitions).
+pub fn stuck_summary(
+    out: &crate::output::Output,
+    failed_step: &str,
+    stuck_step: &str,
+    error: &str,
+    still_held: &[String],
+) -> String {
+    format!(
+        "{}  at {failed_step}; {stuck_step} failed ({error}) through all its retries; may still \
+         hold: {}",
+        out.bad("FAILED, COMPENSATION STUCK"),
+        still_held.join(", ")
+    )
+}
+
 /// `REASON: message` from the `{"reason", "message"}` cause a service's failure carries.
 pub fn failure_reason(cause: Option<&str>) -> Option<String> {
     let c: serde_json::Value = serde_json::from_str(cause?).ok()?;

@@ -226,10 +226,8 @@ fn summary(out: &Output, f: &Followed) -> (String, u8) {
             error,
         }) => (
             format!(
-                "{trip}  {}  at {failed_step}; {stuck_step} failed ({error}) through all its \
-                 retries; may still hold: {}{took}",
-                out.bad("FAILED, COMPENSATION STUCK"),
-                still_held.join(", ")
+                "{trip}  {}{took}",
+                crate::timeline::stuck_summary(out, failed_step, stuck_step, error, still_held)
             ),
             exit::TRIP_FAILED,
         ),

@@ -255,11 +255,9 @@ fn summary_line(ctx: &Ctx, rt: &Runtime, trip: &str) -> (String, u8) {
             error,
         }) => (
             format!(
-                "{}  {}  at {failed_step}; {stuck_step} failed ({error}) through all its retries; \
-                 may still hold: {}  {took}{transitions}",
+                "{}  {}  {took}{transitions}",
                 out.trip(trip),
-                out.bad("FAILED, COMPENSATION STUCK"),
-                still_held.join(", ")
+                crate::timeline::stuck_summary(out, &failed_step, &stuck_step, &error, &still_held)
             ),
             exit::TRIP_FAILED,
         ),
